@@ -1,0 +1,29 @@
+"""The ``edgeinfer`` command line: one module per command group, joined here.
+
+Every command turns an ``EdgeinferError`` into one line on stderr and exit status 1
+(2 for usage errors); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from edgeinfer.cli import bench, config, devices, infer
+from edgeinfer.cli._common import run_app
+
+app = typer.Typer(
+    name="edgeinfer",
+    help="Edge inference runtime: run quantized models on the best local accelerator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("infer")(infer.infer_command)
+app.command("bench")(bench.bench_command)
+app.command("devices")(devices.devices_command)
+app.add_typer(config.app, name="config")
+
+
+def main() -> None:
+    """Entry point of the ``edgeinfer`` console script."""
+    run_app(app)

@@ -1,0 +1,1 @@
+"""Preprocess: turn camera frames and image files into model input tensors."""
