@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeinfer.backends.base import Placement
+from edgeinfer.backends.base import Placement, Quantization
 from edgeinfer.backends.select import Candidate
+from edgeinfer.errors import BackendUnavailable, ModelLoadError
 from edgeinfer.model import Model, ModelSpec
 from edgeinfer.postprocess.results import Classification, Detections, Pose
 from edgeinfer.preprocess.image import read_image
@@ -163,3 +164,54 @@ def test_openvino_reads_ir_saved_from_tflite(models: Path, images: Path, tmp_pat
     model.close()
     assert isinstance(result, Classification)
     assert result.top[0].label == "macaw"
+
+
+def test_tflite_reader_reads_quantization_and_custom_ops(models: Path) -> None:
+    from edgeinfer.backends.tflite_meta import read_tflite_info
+
+    info = read_tflite_info(models / "mobilenet_v2_1.0_224_quant.tflite")
+    assert info.inputs[0].shape == (1, 224, 224, 3)
+    assert info.inputs[0].quant == Quantization(0.0078125, 128)
+    assert info.outputs[0].quant == Quantization(0.00390625, 0)
+    assert not info.is_edgetpu
+    assert read_tflite_info(models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite").is_edgetpu
+    with pytest.raises(ModelLoadError, match="truncated or not a valid TFLite model"):
+        read_tflite_info(models / "truncated_mobilenet.tflite")
+
+
+def test_absent_edgetpu_and_npu_fall_back_to_the_cpu_twin(models: Path, images: Path) -> None:
+    spec = ModelSpec(
+        path=models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
+        candidates=(
+            Candidate(Placement("litert", "usb")),
+            Candidate(Placement("openvino", "NPU")),
+            LITERT,
+        ),
+        cpu_twin=models / "mobilenet_v1_0.25_128_quant.tflite",
+        labels=models / "imagenet_labels.txt",
+    )
+    model = Model.load(spec)
+    try:
+        assert model.backend.placement == LITERT.placement
+        assert model.selection.model_path == spec.cpu_twin
+        reasons = {str(s.placement): s.reason for s in model.selection.skipped}
+        assert "libedgetpu" in reasons["litert:usb"] or "no Edge TPU" in reasons["litert:usb"]
+        assert "NPU not available" in reasons["openvino:NPU"]
+        result = model.predict(read_image(images / "parrot.jpg"))
+        assert isinstance(result, Classification)
+        assert result.top[0].label == "macaw"
+    finally:
+        model.close()
+
+
+def test_edgetpu_model_without_delegate_or_twin_names_the_delegate(models: Path) -> None:
+    spec = ModelSpec(
+        path=models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
+        candidates=(LITERT, OPENVINO),
+    )
+    with pytest.raises(BackendUnavailable) as err:
+        Model.load(spec)
+    text = str(err.value)
+    assert "edgetpu-custom-op" in text
+    assert "libedgetpu.so.1" in text
+    assert "cpu_twin" in text
