@@ -7,6 +7,7 @@ instance per worker thread (their invoke releases the GIL).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer.backends.base import Backend, NDArray, TensorSpec
+from edgeinfer.backends import load_backend
+from edgeinfer.backends.base import Backend, BackendOptions, NDArray, TensorSpec
+from edgeinfer.backends.select import Selection
 
 
 @dataclass(frozen=True)
@@ -63,18 +66,31 @@ def random_inputs(specs: tuple[TensorSpec, ...], seed: int = 0) -> list[NDArray]
         if np.issubdtype(spec.dtype, np.integer):
             info = np.iinfo(spec.dtype)
             lo, hi = max(info.min, -128), min(info.max, 255)
-            tensors.append(rng.integers(lo, hi, size=shape, endpoint=True).astype(spec.dtype))
+            tensors.append(
+                rng.integers(lo, hi, size=shape, endpoint=True).astype(spec.dtype)
+            )
         else:
             tensors.append(rng.uniform(-1, 1, size=shape).astype(spec.dtype))
     return tensors
 
 
-def _result(backend: Backend, streams: int, lat_ns: list[int], seconds: float) -> BenchResult:
+def _result(
+    backend: Backend, streams: int, lat_ns: list[int], seconds: float
+) -> BenchResult:
     ms = np.asarray(lat_ns, dtype=np.float64) / 1e6
-    p50, p95, p99 = (float(np.percentile(ms, q)) for q in (50, 95, 99)) if ms.size else (0, 0, 0)
+    p50, p95, p99 = (
+        (float(np.percentile(ms, q)) for q in (50, 95, 99)) if ms.size else (0, 0, 0)
+    )
     return BenchResult(
-        backend.placement.backend, backend.placement.device, streams, int(ms.size),
-        seconds, p50, p95, p99, float(ms.mean()) if ms.size else 0.0,
+        backend.placement.backend,
+        backend.placement.device,
+        streams,
+        int(ms.size),
+        seconds,
+        p50,
+        p95,
+        p99,
+        float(ms.mean()) if ms.size else 0.0,
     )
 
 
@@ -98,7 +114,11 @@ def bench_sync(
 
 
 def bench_async(
-    backend: Any, inputs: list[NDArray], streams: int, duration_s: float, warmup: int = 5
+    backend: Any,
+    inputs: list[NDArray],
+    streams: int,
+    duration_s: float,
+    warmup: int = 5,
 ) -> BenchResult:
     """``streams`` requests in flight on a backend with ``submit``/``wait`` (OpenVINO)."""
     backend.start_async(streams)
@@ -157,7 +177,9 @@ def bench_workers(
             now = clock()
             mine.append(now - t0)
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(streams)]
+    threads = [
+        threading.Thread(target=work, args=(i,), daemon=True) for i in range(streams)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -169,3 +191,34 @@ def bench_workers(
     finally:
         for be in backends[1:]:
             be.close()
+
+
+def run_bench(
+    selection: Selection, streams: int, duration_s: float, warmup: int, threads: int
+) -> BenchResult:
+    """Benchmark the selected backend with ``streams`` requests in flight.
+
+    ``streams`` 0 means the runtime's optimal number (OpenVINO) or one per core.
+    The selected backend is closed when done.
+    """
+    first = selection.backend
+    inputs = random_inputs(first.inputs)
+    try:
+        if hasattr(first, "submit"):
+            n = streams or int(getattr(first, "optimal_requests", 1))
+            if n > 1:
+                return bench_async(first, inputs, n, duration_s, warmup)
+            return bench_sync(first, inputs, duration_s, warmup)
+        n = streams or (os.cpu_count() or 1)
+        if n == 1:
+            return bench_sync(first, inputs, duration_s, warmup)
+    finally:
+        first.close()
+    options = BackendOptions(threads=threads or max(1, (os.cpu_count() or 1) // n))
+    return bench_workers(
+        lambda: load_backend(first.placement, selection.model_path, options),
+        inputs,
+        n,
+        duration_s,
+        warmup,
+    )

@@ -66,10 +66,14 @@ class Model:
         self.labels: dict[int, str] = {}
         if spec.labels is not None:
             self.labels = fit_labels(
-                read_labels(spec.labels), num_classes(outputs, self.task),
-                spec.label_offset, spec.labels,
+                read_labels(spec.labels),
+                num_classes(outputs, self.task),
+                spec.label_offset,
+                spec.labels,
             )
-        self._ssd_order = ssd_order(outputs) if self.task == "detection" else (0, 1, 2, 3)
+        self._ssd_order = (
+            ssd_order(outputs) if self.task == "detection" else (0, 1, 2, 3)
+        )
         self._preprocessor: ImagePreprocessor | None = None
 
     @classmethod
@@ -92,8 +96,11 @@ class Model:
                     "feed it tensors (.npy inputs) instead"
                 )
             self._preprocessor = ImagePreprocessor(
-                self.backend.inputs[0], resize=self.spec.resize, color=self.spec.color,
-                mean=self.spec.mean, std=self.spec.std,
+                self.backend.inputs[0],
+                resize=self.spec.resize,
+                color=self.spec.color,
+                mean=self.spec.mean,
+                std=self.spec.std,
             )
         return self._preprocessor
 
@@ -102,7 +109,9 @@ class Model:
         tensor, letterbox = self.preprocessor(frame)
         return self.decode(self.backend.infer([tensor]), letterbox)
 
-    def decode(self, outputs: list[NDArray], letterbox: Letterbox = NO_LETTERBOX) -> Result:
+    def decode(
+        self, outputs: list[NDArray], letterbox: Letterbox = NO_LETTERBOX
+    ) -> Result:
         """Dequantize the backend's native outputs and decode them for the task."""
         specs = self.backend.outputs
         real = [dequantize(t, s) for t, s in zip(outputs, specs, strict=True)]

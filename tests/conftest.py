@@ -40,10 +40,16 @@ def images(assets: Path) -> Path:
 def run_cli(tmp_path: Path) -> CliRunner:
     """Run ``python -m edgeinfer ARGS`` in a subprocess and return the result."""
 
-    def run(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str | Path, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "edgeinfer", *map(str, args)],
-            capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            check=False,
             env={**os.environ, "HOME": str(tmp_path)},
         )
 

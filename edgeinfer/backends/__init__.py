@@ -28,9 +28,7 @@ def backend_module(name: str) -> ModuleType:
         path = BACKENDS[name.lower()]
     except KeyError:
         known = ", ".join(BACKENDS)
-        raise ConfigError(
-            f"unknown backend {name!r} — use one of: {known}"
-        ) from None
+        raise ConfigError(f"unknown backend {name!r} — use one of: {known}") from None
     return importlib.import_module(path)
 
 

@@ -65,7 +65,9 @@ def usb_devices() -> list[tuple[str, Path]]:
             dev = int((entry / "devnum").read_text())
         except (OSError, ValueError):
             continue
-        found.append((entry.name, DEV_ROOT / "bus" / "usb" / f"{bus:03d}" / f"{dev:03d}"))
+        found.append(
+            (entry.name, DEV_ROOT / "bus" / "usb" / f"{bus:03d}" / f"{dev:03d}")
+        )
     return found
 
 
@@ -74,9 +76,14 @@ def pci_devices() -> list[Path]:
     return sorted(DEV_ROOT.glob("apex_*"))
 
 
-def load_edgetpu_delegate(load_delegate: Callable[..., Any], device: str) -> Any:
-    """Load the Edge TPU delegate for ``device``; raise BackendUnavailable with the fix."""
-    lib = library_name()
+def load_edgetpu_delegate(
+    load_delegate: Callable[..., Any], device: str, library: str | None = None
+) -> Any:
+    """Load the Edge TPU delegate for ``device``; raise BackendUnavailable with the fix.
+
+    ``library`` is an explicit path to libedgetpu (default: the system's).
+    """
+    lib = library or library_name()
     if not library_present(lib):
         raise BackendUnavailable(
             f"Edge TPU delegate {lib} not found — {LIBRARY_FIX}",
@@ -115,12 +122,22 @@ def probe(load_delegate: Callable[..., Any]) -> list[DeviceReport]:
         reason = "no Coral USB Accelerator or PCIe module connected"
         if not have_lib:
             reason += f", and {lib} is not installed"
-        return [DeviceReport("litert", "edgetpu", False, "", reason,
-                             "connect a Coral Edge TPU" + ("" if have_lib else f"; {LIBRARY_FIX}"))]
+        return [
+            DeviceReport(
+                "litert",
+                "edgetpu",
+                False,
+                "",
+                reason,
+                "connect a Coral Edge TPU" + ("" if have_lib else f"; {LIBRARY_FIX}"),
+            )
+        ]
     reports = []
     for i, (name, node) in enumerate(sticks):
         ok = os.access(node, os.R_OK | os.W_OK)
-        reports.append(_report(f"usb:{i}", f"Coral USB at {name} ({node})", have_lib, ok))
+        reports.append(
+            _report(f"usb:{i}", f"Coral USB at {name} ({node})", have_lib, ok)
+        )
     for i, node in enumerate(modules):
         ok = os.access(node, os.R_OK | os.W_OK)
         reports.append(_report(f"pci:{i}", f"Coral PCIe at {node}", have_lib, ok))
@@ -129,9 +146,21 @@ def probe(load_delegate: Callable[..., Any]) -> list[DeviceReport]:
 
 def _report(device: str, detail: str, have_lib: bool, accessible: bool) -> DeviceReport:
     if not have_lib:
-        return DeviceReport("litert", device, False, detail,
-                            f"{library_name()} not installed", LIBRARY_FIX)
+        return DeviceReport(
+            "litert",
+            device,
+            False,
+            detail,
+            f"{library_name()} not installed",
+            LIBRARY_FIX,
+        )
     if not accessible:
-        return DeviceReport("litert", device, False, detail,
-                            "this user cannot open the device", USB_PERMISSION_FIX)
+        return DeviceReport(
+            "litert",
+            device,
+            False,
+            detail,
+            "this user cannot open the device",
+            USB_PERMISSION_FIX,
+        )
     return DeviceReport("litert", device, True, detail)

@@ -38,7 +38,10 @@ def missing_reason(kind: str) -> tuple[str, str]:
     """Why OpenVINO does not list device ``kind``: (reason, fix)."""
     found = nodes(kind)
     if not found:
-        return f"no /dev/{_NODES[kind]} (the {kind} kernel driver is not loaded)", _KERNEL_FIX[kind]
+        return (
+            f"no /dev/{_NODES[kind]} (the {kind} kernel driver is not loaded)",
+            _KERNEL_FIX[kind],
+        )
     denied = [str(n) for n in found if not os.access(n, os.R_OK | os.W_OK)]
     if denied:
         return f"this user cannot open {', '.join(denied)}", GROUP_FIX
@@ -55,13 +58,18 @@ def check_device(core: Any, device: str) -> None:
     if device == "AUTO":
         return
     available = list(core.available_devices)
-    if device in available or (device == "GPU" and any(d.startswith("GPU") for d in available)):
+    if device in available or (
+        device == "GPU" and any(d.startswith("GPU") for d in available)
+    ):
         return
-    kind = device.split(".")[0]
+    kind = device.split(".", maxsplit=1)[0]
     if kind in _NODES:
         reason, fix = missing_reason(kind)
     else:
-        reason, fix = f"OpenVINO lists only {', '.join(available)}", "choose one of those"
+        reason, fix = (
+            f"OpenVINO lists only {', '.join(available)}",
+            "choose one of those",
+        )
     raise BackendUnavailable(
         f"OpenVINO device {device} not available: {reason} — {fix}",
         backend="openvino",
@@ -80,7 +88,9 @@ def probe(core: Any) -> list[DeviceReport]:
             name = str(core.get_property(device, "FULL_DEVICE_NAME"))
         except RuntimeError:
             name = ""
-        reports.append(DeviceReport("openvino", device, True, f"OpenVINO {ov.__version__}: {name}"))
+        reports.append(
+            DeviceReport("openvino", device, True, f"OpenVINO {ov.__version__}: {name}")
+        )
     for kind in ("GPU", "NPU"):
         if not any(d.startswith(kind) for d in available):
             reason, fix = missing_reason(kind)

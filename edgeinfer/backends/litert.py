@@ -86,7 +86,11 @@ class LiteRTBackend:
         interpreter_cls, load_delegate, runtime = import_interpreter()
         delegates = []
         if device != "cpu":
-            delegates.append(edgetpu.load_edgetpu_delegate(load_delegate, device))
+            delegates.append(
+                edgetpu.load_edgetpu_delegate(
+                    load_delegate, device, options.extra.get("delegate_path")
+                )
+            )
         elif info.is_edgetpu:
             raise ModelLoadError(
                 f"{model_path} is compiled for the Coral Edge TPU ({EDGETPU_OP}) and "
@@ -120,7 +124,9 @@ class LiteRTBackend:
         try:
             self._invoke()
         except RuntimeError as err:
-            raise ModelLoadError(f"LiteRT invoke failed: {err}".splitlines()[0]) from err
+            raise ModelLoadError(
+                f"LiteRT invoke failed: {err}".splitlines()[0]
+            ) from err
         return [interp.get_tensor(idx) for idx in self._out_idx]
 
     def close(self) -> None:
@@ -128,7 +134,9 @@ class LiteRTBackend:
         self._interp = None
 
 
-def _specs(details: list[dict[str, Any]], meta: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
+def _specs(
+    details: list[dict[str, Any]], meta: tuple[TensorSpec, ...]
+) -> tuple[TensorSpec, ...]:
     """Runtime shapes and dtypes from the interpreter; quantization from either."""
     specs = []
     for i, d in enumerate(details):
@@ -137,7 +145,12 @@ def _specs(details: list[dict[str, Any]], meta: tuple[TensorSpec, ...]) -> tuple
         if quant is NO_QUANT and i < len(meta):
             quant = meta[i].quant
         specs.append(
-            TensorSpec(str(d["name"]), tuple(int(x) for x in d["shape"]), np.dtype(d["dtype"]), quant)
+            TensorSpec(
+                str(d["name"]),
+                tuple(int(x) for x in d["shape"]),
+                np.dtype(d["dtype"]),
+                quant,
+            )
         )
     return tuple(specs)
 
@@ -169,10 +182,19 @@ def probe() -> list[DeviceReport]:
     try:
         _, load_delegate, runtime = import_interpreter()
     except BackendUnavailable as err:
-        return [DeviceReport("litert", "cpu", False, "", str(err).split(" — ")[0], INSTALL_FIX)]
+        return [
+            DeviceReport(
+                "litert", "cpu", False, "", str(err).split(" — ")[0], INSTALL_FIX
+            )
+        ]
     version = _runtime_version(runtime)
     reports = [
-        DeviceReport("litert", "cpu", True, f"{runtime} {version}, XNNPACK, {os.cpu_count()} cores")
+        DeviceReport(
+            "litert",
+            "cpu",
+            True,
+            f"{runtime} {version}, XNNPACK, {os.cpu_count()} cores",
+        )
     ]
     reports.extend(edgetpu.probe(load_delegate))
     return reports

@@ -96,5 +96,9 @@ def probe() -> list[DeviceReport]:
     try:
         ort = _import()
     except BackendUnavailable as err:
-        return [DeviceReport("onnxruntime", "cpu", False, "", str(err).split(" — ")[0], INSTALL_FIX)]
+        return [
+            DeviceReport(
+                "onnxruntime", "cpu", False, "", str(err).split(" — ")[0], INSTALL_FIX
+            )
+        ]
     return [DeviceReport("onnxruntime", "cpu", True, f"onnxruntime {ort.__version__}")]

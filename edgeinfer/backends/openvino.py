@@ -99,7 +99,9 @@ class OpenVINOBackend:
         req.infer(inputs, share_inputs=True)
         return [req.get_output_tensor(i).data.copy() for i in range(len(self.outputs))]
 
-    def submit(self, inputs: list[NDArray], callback: Callback, userdata: Any = None) -> None:
+    def submit(
+        self, inputs: list[NDArray], callback: Callback, userdata: Any = None
+    ) -> None:
         """Start an asynchronous request; blocks while every request is busy.
 
         The inputs are copied into the request, so the caller may reuse its buffers.
@@ -122,7 +124,10 @@ class OpenVINOBackend:
     def _on_done(self, request: Any, data: tuple[Callback, Any]) -> None:
         callback, userdata = data
         try:
-            outs = [request.get_output_tensor(i).data.copy() for i in range(len(self.outputs))]
+            outs = [
+                request.get_output_tensor(i).data.copy()
+                for i in range(len(self.outputs))
+            ]
         except RuntimeError as err:
             callback(err, userdata)
             return
@@ -191,5 +196,9 @@ def probe() -> list[DeviceReport]:
     try:
         ov_core = core()
     except BackendUnavailable as err:
-        return [DeviceReport("openvino", "CPU", False, "", str(err).split(" — ")[0], INSTALL_FIX)]
+        return [
+            DeviceReport(
+                "openvino", "CPU", False, "", str(err).split(" — ")[0], INSTALL_FIX
+            )
+        ]
     return intel.probe(ov_core)

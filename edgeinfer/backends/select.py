@@ -49,7 +49,9 @@ class Selection:
 
 def is_edgetpu_placement(placement: Placement) -> bool:
     """True for a LiteRT placement on a Coral Edge TPU."""
-    return placement.backend == "litert" and placement.device.startswith(EDGETPU_DEVICES)
+    return placement.backend == "litert" and placement.device.startswith(
+        EDGETPU_DEVICES
+    )
 
 
 def _is_edgetpu_model(path: Path) -> bool:
@@ -108,7 +110,9 @@ def select_backend(
         if skipped:
             log.info(
                 "%s runs on %s (fallback after %s)",
-                path.name, cand.placement, ", ".join(str(s.placement) for s in skipped),
+                path.name,
+                cand.placement,
+                ", ".join(str(s.placement) for s in skipped),
             )
         return Selection(backend, path, tuple(skipped))
     if len(errors) == 1:

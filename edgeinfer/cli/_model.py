@@ -22,14 +22,16 @@ LabelsOpt = Annotated[
 BackendOpt = Annotated[
     str | None,
     typer.Option(
-        "--backend", "-b",
+        "--backend",
+        "-b",
         help="litert, openvino or onnxruntime (default: the best one present).",
     ),
 ]
 DeviceOpt = Annotated[
     str | None,
     typer.Option(
-        "--device", "-d",
+        "--device",
+        "-d",
         help="cpu, edgetpu, usb[:N], pci[:N] (LiteRT); CPU, GPU, NPU, AUTO (OpenVINO).",
     ),
 ]
@@ -48,11 +50,8 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Device config (YAML).")
 ]
 NameOpt = Annotated[
-    str | None, typer.Option("--name", help="Which model of the config (default: first).")
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (repeatable)."),
+    str | None,
+    typer.Option("--name", help="Which model of the config (default: first)."),
 ]
 
 _TASKS = ("auto", "classification", "detection", "pose", "raw")

@@ -21,7 +21,9 @@ def probe_all() -> list[DeviceReport]:
 
 
 def devices_command(
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
+    ] = False,
 ) -> None:
     """List the accelerators this machine has, and why any is unusable."""
     reports = probe_all()

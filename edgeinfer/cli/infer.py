@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from edgeinfer.cli._common import fail, print_json
+from edgeinfer.cli._common import SetOption, fail, print_json
 from edgeinfer.cli._model import (
     BackendOpt,
     ConfigOpt,
@@ -17,7 +17,6 @@ from edgeinfer.cli._model import (
     LabelsOpt,
     ModelOpt,
     NameOpt,
-    SetOpt,
     TaskOpt,
     ThreadsOpt,
     ThresholdOpt,
@@ -41,16 +40,28 @@ def infer_command(
     threads: ThreadsOpt = 0,
     task: TaskOpt = "auto",
     threshold: ThresholdOpt = 0.5,
-    top: Annotated[int, typer.Option("--top", "-k", min=1, help="Classes to show.")] = 5,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=1, help="Classes to show.")
+    ] = 5,
     config: ConfigOpt = None,
     name: NameOpt = None,
-    overrides: SetOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
+    overrides: SetOption = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per input.")
+    ] = False,
 ) -> None:
     """Run a model once on each INPUT and print what it found."""
     spec = build_spec(
-        model=model, labels=labels, backend=backend, device=device, threads=threads,
-        task=task, threshold=threshold, top_k=top, config=config, overrides=overrides,
+        model=model,
+        labels=labels,
+        backend=backend,
+        device=device,
+        threads=threads,
+        task=task,
+        threshold=threshold,
+        top_k=top,
+        config=config,
+        overrides=overrides,
         name=name,
     )
     model_ = load_model(spec)
@@ -94,7 +105,8 @@ def _infer_one(model: Model, path: Path) -> dict[str, Any]:
     }
     if model.selection.skipped:
         record["fallback"] = [
-            {"placement": str(s.placement), "reason": s.reason} for s in model.selection.skipped
+            {"placement": str(s.placement), "reason": s.reason}
+            for s in model.selection.skipped
         ]
     return record
 
@@ -128,5 +140,7 @@ def _print_text(record: dict[str, Any]) -> None:
         typer.echo(f"  {k['score']:.3f}  {k['name']:<15} x={k['x']:.3f} y={k['y']:.3f}")
     for o in record.get("outputs", []):
         vals = o["values"]
-        shown = ", ".join(f"{v:.4g}" for v in vals[:8]) + (" ..." if len(vals) > 8 else "")
+        shown = ", ".join(f"{v:.4g}" for v in vals[:8]) + (
+            " ..." if len(vals) > 8 else ""
+        )
         typer.echo(f"  {o['name']} {o['shape']}: {shown}")

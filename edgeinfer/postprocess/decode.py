@@ -61,7 +61,9 @@ def decode_classification(
     idx = np.argpartition(-flat, k - 1)[:k]
     idx = idx[np.argsort(-flat[idx], kind="stable")]
     return Classification(
-        tuple(Class(int(i), labels.get(int(i), str(int(i))), float(flat[i])) for i in idx)
+        tuple(
+            Class(int(i), labels.get(int(i), str(int(i))), float(flat[i])) for i in idx
+        )
     )
 
 
@@ -73,7 +75,10 @@ def ssd_order(outputs: tuple[TensorSpec, ...]) -> tuple[int, int, int, int]:
     """
     names = [o.name for o in outputs]
     if all("Detection_PostProcess" in n for n in names):
-        order = sorted(range(4), key=lambda i: names[i].rsplit(":", 1)[-1] if ":" in names[i] else "0")
+        order = sorted(
+            range(4),
+            key=lambda i: names[i].rsplit(":", 1)[-1] if ":" in names[i] else "0",
+        )
         return order[0], order[1], order[2], order[3]
     return 0, 1, 2, 3
 

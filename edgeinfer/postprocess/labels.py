@@ -16,7 +16,9 @@ def read_labels(path: Path) -> dict[int, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"labels file {path} does not exist — check the path") from None
+        raise InputError(
+            f"labels file {path} does not exist — check the path"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(
             f"labels file {path} is not readable UTF-8 text ({err}) — "

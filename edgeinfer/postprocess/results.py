@@ -26,8 +26,10 @@ class BBox:
     def iou(self, other: BBox) -> float:
         """Intersection over union with ``other`` (0..1)."""
         inter = BBox(
-            max(self.xmin, other.xmin), max(self.ymin, other.ymin),
-            min(self.xmax, other.xmax), min(self.ymax, other.ymax),
+            max(self.xmin, other.xmin),
+            max(self.ymin, other.ymin),
+            min(self.xmax, other.xmax),
+            min(self.ymax, other.ymax),
         ).area
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
@@ -73,7 +75,10 @@ class Detection:
 
     def to_json(self) -> dict[str, Any]:
         """``{"index", "label", "score", "box": [xmin, ymin, xmax, ymax]}``."""
-        return {**Class(self.index, self.label, self.score).to_json(), "box": self.box.as_list()}
+        return {
+            **Class(self.index, self.label, self.score).to_json(),
+            "box": self.box.as_list(),
+        }
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,9 @@ class Keypoint:
     def to_json(self) -> dict[str, Any]:
         """``{"name", "x", "y", "score"}``."""
         return {
-            "name": self.name, "x": round(self.x, 4), "y": round(self.y, 4),
+            "name": self.name,
+            "x": round(self.x, 4),
+            "y": round(self.y, 4),
             "score": round(self.score, 4),
         }
 

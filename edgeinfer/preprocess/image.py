@@ -94,9 +94,7 @@ class ImagePreprocessor:
         self._resized = np.empty((self.height, self.width, 3), np.uint8)
         self._rgb = np.empty_like(self._resized)
         self._hwc = np.empty((1, self.height, self.width, self.channels), spec.dtype)
-        self._out = (
-            np.empty(spec.shape, spec.dtype) if self.nchw else self._hwc
-        )
+        self._out = np.empty(spec.shape, spec.dtype) if self.nchw else self._hwc
         self._letterbox = NO_LETTERBOX
         self._letterbox_for: tuple[int, int] = (0, 0)
 
@@ -125,7 +123,9 @@ class ImagePreprocessor:
             return frame
         if self.resize == "stretch":
             return cv2.resize(
-                frame, (self.width, self.height), dst=self._resized,
+                frame,
+                (self.width, self.height),
+                dst=self._resized,
                 interpolation=cv2.INTER_LINEAR,
             )
         scale = min(self.width / w, self.height / h)
@@ -134,12 +134,15 @@ class ImagePreprocessor:
         if self._letterbox_for != (h, w):
             self._resized.fill(LETTERBOX_FILL)
             self._letterbox = Letterbox(
-                left / self.width, top / self.height,
-                new_w / self.width, new_h / self.height,
+                left / self.width,
+                top / self.height,
+                new_w / self.width,
+                new_h / self.height,
             )
             self._letterbox_for = (h, w)
         cv2.resize(
-            frame, (new_w, new_h),
+            frame,
+            (new_w, new_h),
             dst=self._resized[top : top + new_h, left : left + new_w],
             interpolation=cv2.INTER_LINEAR,
         )

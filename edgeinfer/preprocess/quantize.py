@@ -22,7 +22,10 @@ def quantize(real: NDArray, spec: TensorSpec) -> NDArray:
     if spec.quant.is_identity:
         q = np.rint(real)
     else:
-        q = np.rint(np.asarray(real, np.float32) / spec.quant.scale) + spec.quant.zero_point
+        q = (
+            np.rint(np.asarray(real, np.float32) / spec.quant.scale)
+            + spec.quant.zero_point
+        )
     return np.clip(q, info.min, info.max).astype(spec.dtype)
 
 

@@ -15,17 +15,23 @@ from edgeinfer.preprocess.image import read_image
 
 pytestmark = pytest.mark.hardware
 
-has_edgetpu = bool(edgetpu.usb_devices() or edgetpu.pci_devices()) and edgetpu.library_present()
+has_edgetpu = (
+    bool(edgetpu.usb_devices() or edgetpu.pci_devices()) and edgetpu.library_present()
+)
 has_npu = bool(intel.nodes("NPU"))
 
 
-@pytest.mark.skipif(not has_edgetpu, reason="no Coral Edge TPU with libedgetpu on this machine")
+@pytest.mark.skipif(
+    not has_edgetpu, reason="no Coral Edge TPU with libedgetpu on this machine"
+)
 def test_edgetpu_runs_the_compiled_classifier(models: Path, images: Path) -> None:
-    model = Model.load(ModelSpec(
-        path=models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
-        candidates=(Candidate(Placement("litert", "edgetpu")),),
-        labels=models / "imagenet_labels.txt",
-    ))
+    model = Model.load(
+        ModelSpec(
+            path=models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
+            candidates=(Candidate(Placement("litert", "edgetpu")),),
+            labels=models / "imagenet_labels.txt",
+        )
+    )
     try:
         result = model.predict(read_image(images / "parrot.jpg"))
         assert isinstance(result, Classification)
@@ -37,11 +43,13 @@ def test_edgetpu_runs_the_compiled_classifier(models: Path, images: Path) -> Non
 
 @pytest.mark.skipif(not has_npu, reason="no Intel NPU (/dev/accel) on this machine")
 def test_npu_runs_the_classifier(models: Path, images: Path) -> None:
-    model = Model.load(ModelSpec(
-        path=models / "mobilenet_v2_1.0_224_quant.tflite",
-        candidates=(Candidate(Placement("openvino", "NPU")),),
-        labels=models / "imagenet_labels.txt",
-    ))
+    model = Model.load(
+        ModelSpec(
+            path=models / "mobilenet_v2_1.0_224_quant.tflite",
+            candidates=(Candidate(Placement("openvino", "NPU")),),
+            labels=models / "imagenet_labels.txt",
+        )
+    )
     try:
         result = model.predict(read_image(images / "cat.bmp"))
         assert isinstance(result, Classification)

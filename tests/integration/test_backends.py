@@ -28,7 +28,10 @@ TOP1 = {
     "squat.bmp": "dumbbell",
     "dog_segmentation.bmp": "Samoyed",
 }
-CLASSIFIERS = ("mobilenet_v2_1.0_224_quant.tflite", "tf2_mobilenet_v2_1.0_224_ptq.tflite")
+CLASSIFIERS = (
+    "mobilenet_v2_1.0_224_quant.tflite",
+    "tf2_mobilenet_v2_1.0_224_ptq.tflite",
+)
 
 
 def _load(models: Path, name: str, cand: Candidate, **kw: object) -> Iterator[Model]:
@@ -37,8 +40,11 @@ def _load(models: Path, name: str, cand: Candidate, **kw: object) -> Iterator[Mo
     model.close()
 
 
-@pytest.fixture(scope="module", params=[(m, c) for m in CLASSIFIERS for c in ("litert", "openvino")],
-                ids=lambda p: f"{p[0].split('_')[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[(m, c) for m in CLASSIFIERS for c in ("litert", "openvino")],
+    ids=lambda p: f"{p[0].split('_')[0]}-{p[1]}",
+)
 def classifier(request: pytest.FixtureRequest, models: Path) -> Iterator[Model]:
     name, backend = request.param
     cand = LITERT if backend == "litert" else OPENVINO
@@ -54,7 +60,9 @@ def pose_model(request: pytest.FixtureRequest, models: Path) -> Iterator[Model]:
 @pytest.fixture(scope="module")
 def detector(models: Path) -> Iterator[Model]:
     yield from _load(
-        models, "ssd_mobilenet_v1_coco_quant_postprocess.tflite", LITERT,
+        models,
+        "ssd_mobilenet_v1_coco_quant_postprocess.tflite",
+        LITERT,
         labels=models / "coco_labels_ssd.txt",
     )
 
@@ -68,7 +76,9 @@ def test_classifier_gives_the_known_top1(
     assert classifier.task == "classification"
     assert result.top[0].label.split(",")[0] == label
     assert result.top[0].score > 0.3
-    assert [c.score for c in result.top] == sorted((c.score for c in result.top), reverse=True)
+    assert [c.score for c in result.top] == sorted(
+        (c.score for c in result.top), reverse=True
+    )
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -97,7 +107,11 @@ def test_litert_and_openvino_agree(models: Path, images: Path, name: str) -> Non
     ],
 )
 def test_ssd_finds_the_object_with_its_label_and_box(
-    detector: Model, images: Path, image: str, label: str, score: float,
+    detector: Model,
+    images: Path,
+    image: str,
+    label: str,
+    score: float,
     box: tuple[float, float, float, float],
 ) -> None:
     result = detector.predict(read_image(images / image))
@@ -108,7 +122,9 @@ def test_ssd_finds_the_object_with_its_label_and_box(
     assert np.allclose(best.box.as_list(), box, atol=0.03), best.box
 
 
-def test_ssd_on_openvino_falls_back_to_litert_and_says_why(models: Path, images: Path) -> None:
+def test_ssd_on_openvino_falls_back_to_litert_and_says_why(
+    models: Path, images: Path
+) -> None:
     spec = ModelSpec(
         path=models / "ssd_mobilenet_v1_coco_quant_postprocess.tflite",
         candidates=(OPENVINO, LITERT),
@@ -150,16 +166,25 @@ def test_pose_agrees_across_backends(models: Path, images: Path) -> None:
     a, b = poses
     assert isinstance(a, Pose)
     assert isinstance(b, Pose)
-    dist = [np.hypot(p.x - q.x, p.y - q.y) for p, q in zip(a.keypoints, b.keypoints, strict=True)]
+    dist = [
+        np.hypot(p.x - q.x, p.y - q.y)
+        for p, q in zip(a.keypoints, b.keypoints, strict=True)
+    ]
     assert np.median(dist) < 0.03
 
 
-def test_openvino_reads_ir_saved_from_tflite(models: Path, images: Path, tmp_path: Path) -> None:
+def test_openvino_reads_ir_saved_from_tflite(
+    models: Path, images: Path, tmp_path: Path
+) -> None:
     import openvino as ov
 
     xml = tmp_path / "mobilenet.xml"
-    ov.save_model(ov.Core().read_model(models / "mobilenet_v1_0.25_128_quant.tflite"), xml)
-    model = next(_load(models, str(xml), OPENVINO, labels=models / "imagenet_labels.txt"))
+    ov.save_model(
+        ov.Core().read_model(models / "mobilenet_v1_0.25_128_quant.tflite"), xml
+    )
+    model = next(
+        _load(models, str(xml), OPENVINO, labels=models / "imagenet_labels.txt")
+    )
     result = model.predict(read_image(images / "parrot.jpg"))
     model.close()
     assert isinstance(result, Classification)
@@ -174,12 +199,16 @@ def test_tflite_reader_reads_quantization_and_custom_ops(models: Path) -> None:
     assert info.inputs[0].quant == Quantization(0.0078125, 128)
     assert info.outputs[0].quant == Quantization(0.00390625, 0)
     assert not info.is_edgetpu
-    assert read_tflite_info(models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite").is_edgetpu
+    assert read_tflite_info(
+        models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite"
+    ).is_edgetpu
     with pytest.raises(ModelLoadError, match="truncated or not a valid TFLite model"):
         read_tflite_info(models / "truncated_mobilenet.tflite")
 
 
-def test_absent_edgetpu_and_npu_fall_back_to_the_cpu_twin(models: Path, images: Path) -> None:
+def test_absent_edgetpu_and_npu_fall_back_to_the_cpu_twin(
+    models: Path, images: Path
+) -> None:
     spec = ModelSpec(
         path=models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
         candidates=(
@@ -195,7 +224,10 @@ def test_absent_edgetpu_and_npu_fall_back_to_the_cpu_twin(models: Path, images: 
         assert model.backend.placement == LITERT.placement
         assert model.selection.model_path == spec.cpu_twin
         reasons = {str(s.placement): s.reason for s in model.selection.skipped}
-        assert "libedgetpu" in reasons["litert:usb"] or "no Edge TPU" in reasons["litert:usb"]
+        assert (
+            "libedgetpu" in reasons["litert:usb"]
+            or "no Edge TPU" in reasons["litert:usb"]
+        )
         assert "NPU not available" in reasons["openvino:NPU"]
         result = model.predict(read_image(images / "parrot.jpg"))
         assert isinstance(result, Classification)
@@ -204,7 +236,9 @@ def test_absent_edgetpu_and_npu_fall_back_to_the_cpu_twin(models: Path, images: 
         model.close()
 
 
-def test_edgetpu_model_without_delegate_or_twin_names_the_delegate(models: Path) -> None:
+def test_edgetpu_model_without_delegate_or_twin_names_the_delegate(
+    models: Path,
+) -> None:
     spec = ModelSpec(
         path=models / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
         candidates=(LITERT, OPENVINO),

@@ -9,7 +9,12 @@ import pytest
 
 from edgeinfer.backends.base import NO_QUANT, Quantization, TensorSpec
 from edgeinfer.errors import InputError, ModelLoadError
-from edgeinfer.postprocess.decode import decode_classification, decode_ssd, detect_task, ssd_order
+from edgeinfer.postprocess.decode import (
+    decode_classification,
+    decode_ssd,
+    detect_task,
+    ssd_order,
+)
 from edgeinfer.postprocess.labels import fit_labels, read_labels
 from edgeinfer.preprocess.image import ImagePreprocessor, Letterbox
 from edgeinfer.preprocess.quantize import dequantize, pixel_lut, quantize
@@ -107,7 +112,9 @@ def test_label_offsets(tmp_path: Path) -> None:
     assert fit_labels({0: "person", 1: "bicycle"}, None, None, path)[0] == "person"
     no_background = {i: f"c{i}" for i in range(1000)}
     assert fit_labels(no_background, 1001, None, path)[1] == "c0"
-    with pytest.raises(InputError, match="has 90 labels but the model has 1001 classes"):
+    with pytest.raises(
+        InputError, match="has 90 labels but the model has 1001 classes"
+    ):
         fit_labels({i: "x" for i in range(90)}, 1001, None, path)
 
 
@@ -129,31 +136,49 @@ def _ssd_specs(names: list[str]) -> tuple[TensorSpec, ...]:
 
 
 def test_ssd_decoding_orders_by_name_thresholds_and_maps_boxes() -> None:
-    names = ["TFLite_Detection_PostProcess:2", "TFLite_Detection_PostProcess",
-             "TFLite_Detection_PostProcess:3", "TFLite_Detection_PostProcess:1"]
+    names = [
+        "TFLite_Detection_PostProcess:2",
+        "TFLite_Detection_PostProcess",
+        "TFLite_Detection_PostProcess:3",
+        "TFLite_Detection_PostProcess:1",
+    ]
     order = ssd_order(_ssd_specs(names))
     assert order == (1, 3, 0, 2)
     scores = np.array([[0.9, 0.3, 0.6]], np.float32)
-    boxes = np.array([[[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1], [0.25, 0.0, 0.75, 1.2]]], np.float32)
+    boxes = np.array(
+        [[[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1], [0.25, 0.0, 0.75, 1.2]]], np.float32
+    )
     classes = np.array([[0, 1, 16]], np.float32)
     count = np.array([3], np.float32)
     tensors = [scores, boxes, count, classes]
-    dets = decode_ssd(tensors, order, {0: "person", 1: "bike", 16: "cat"}, 0.5,
-                      Letterbox(0.0, 0.25, 1.0, 0.5))
+    dets = decode_ssd(
+        tensors,
+        order,
+        {0: "person", 1: "bike", 16: "cat"},
+        0.5,
+        Letterbox(0.0, 0.25, 1.0, 0.5),
+    )
     assert [d.label for d in dets.items] == ["person", "cat"]
     assert dets.items[0].box.as_list() == [0.2, 0.0, 0.6, 0.5]
     assert dets.items[1].box.as_list() == [0.0, 0.0, 1.0, 1.0]  # clipped to the frame
 
 
 def test_ssd_class_missing_from_labels_is_an_input_error() -> None:
-    tensors = [np.zeros((1, 1, 4), np.float32), np.array([[42.0]]), np.array([[0.9]]), np.array([1.0])]
+    tensors = [
+        np.zeros((1, 1, 4), np.float32),
+        np.array([[42.0]]),
+        np.array([[0.9]]),
+        np.array([1.0]),
+    ]
     with pytest.raises(InputError, match="class 42"):
         decode_ssd(tensors, (0, 1, 2, 3), {0: "person"}, 0.5)
 
 
 def test_detect_task_from_shapes() -> None:
     def specs(*shapes: tuple[int, ...]) -> tuple[TensorSpec, ...]:
-        return tuple(TensorSpec(f"o{i}", s, np.dtype(np.float32)) for i, s in enumerate(shapes))
+        return tuple(
+            TensorSpec(f"o{i}", s, np.dtype(np.float32)) for i, s in enumerate(shapes)
+        )
 
     assert detect_task(specs((1, 1001))) == "classification"
     assert detect_task(specs((1, 1, 17, 3))) == "pose"
