@@ -1,0 +1,75 @@
+"""ONNX models: ONNX Runtime and OpenVINO run the same .onnx file and agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeinfer.backends.base import Placement
+from edgeinfer.backends.select import Candidate
+from edgeinfer.model import Model, ModelSpec
+from edgeinfer.postprocess.results import Classification
+
+pytestmark = pytest.mark.integration
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+
+def make_classifier(path: Path, seed: int = 3) -> Path:
+    """A seeded float NCHW conv classifier: 3x32x32 image -> 4 class scores."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = {
+        "conv_w": rng.normal(0, 0.5, (8, 3, 3, 3)).astype(np.float32),
+        "conv_b": rng.normal(0, 0.1, (8,)).astype(np.float32),
+        "fc_w": rng.normal(0, 1.0, (8, 4)).astype(np.float32),
+        "fc_b": rng.normal(0, 0.1, (4,)).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["image", "conv_w", "conv_b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["scores"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def test_onnxruntime_and_openvino_agree_on_an_onnx_model(tmp_path: Path) -> None:
+    path = make_classifier(tmp_path / "tiny.onnx")
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(5)]
+    scores = []
+    for placement in (Placement("onnxruntime", "cpu"), Placement("openvino", "CPU")):
+        model = Model.load(ModelSpec(path=path, candidates=(Candidate(placement),)))
+        assert model.task == "classification"
+        assert model.preprocessor.nchw
+        results = [model.predict(f) for f in frames]
+        model.close()
+        assert all(isinstance(r, Classification) for r in results)
+        scores.append([[c.score for c in sorted(r.top, key=lambda c: c.index)] for r in results])  # type: ignore[union-attr]
+    assert np.allclose(scores[0], scores[1], atol=1e-4)
+    assert np.allclose(np.sum(scores[0], axis=1), 1.0, atol=1e-4)
+
+
+def test_onnx_model_on_litert_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from edgeinfer.errors import ModelLoadError
+
+    path = make_classifier(tmp_path / "tiny.onnx")
+    with pytest.raises(ModelLoadError, match="not a TFLite model .* OpenVINO"):
+        Model.load(ModelSpec(path=path, candidates=(Candidate(Placement("litert", "cpu")),)))
