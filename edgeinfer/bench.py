@@ -120,7 +120,7 @@ def bench_async(
     duration_s: float,
     warmup: int = 5,
 ) -> BenchResult:
-    """``streams`` requests in flight on a backend with ``submit``/``wait`` (OpenVINO)."""
+    """``streams`` requests in flight on a backend with ``submit`` (OpenVINO)."""
     backend.start_async(streams)
     lat: list[int] = []
     lock = threading.Lock()

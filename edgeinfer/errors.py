@@ -1,8 +1,8 @@
 """The error tree of edgeinfer.
 
 Every error the runtime raises on purpose is an ``EdgeinferError``; its message is one
-line that says what failed, which item, and what to do about it. The CLI prints that line
-and exits non-zero; the daemon logs it, counts it and keeps running.
+line that says what failed, which item, and what to do about it. The CLI prints that
+line and exits non-zero; the daemon logs it, counts it and keeps running.
 
     EdgeinferError
     ├── ConfigError            a config file, override or command argument is invalid

@@ -86,6 +86,14 @@ class Model:
             selection.backend.close()
             raise
 
+    def fork(self) -> Model:
+        """Another handle on this model for another worker thread: its own backend
+        handle (interpreter or infer request) and its own preprocessing buffers."""
+        sel = self.selection
+        return Model(
+            self.spec, Selection(sel.backend.fork(), sel.model_path, sel.skipped)
+        )
+
     @property
     def preprocessor(self) -> ImagePreprocessor:
         """The image preprocessor for the first input (built on first use)."""

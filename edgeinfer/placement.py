@@ -1,4 +1,4 @@
-"""Turning what a user asked for (flags or config) into an ordered list of candidates."""
+"""What a user asked for (flags or config) as an ordered list of candidates."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Backends: an explicit registry of runtime adapters, each imported only when used.
 
 ``BACKENDS`` maps a backend name to the module that implements it. Every such module
-exposes ``load(model_path, device, options) -> Backend``, ``probe() -> list[DeviceReport]``
-and ``normalize_device(device) -> str``, and imports its runtime lazily inside them, so a
-device without OpenVINO never imports it.
+exposes ``load(model_path, device, options) -> Backend``,
+``probe() -> list[DeviceReport]`` and ``normalize_device(device) -> str``, and imports
+its runtime lazily inside them, so a device without OpenVINO never imports it.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def normalize_placement(backend: str, device: str | None = None) -> Placement:
 def load_backend(
     placement: Placement, model_path: Path, options: BackendOptions
 ) -> Backend:
-    """Load ``model_path`` on ``placement``; raise BackendUnavailable or ModelLoadError."""
+    """Load ``model_path`` on ``placement`` (BackendUnavailable, ModelLoadError)."""
     backend: Backend = backend_module(placement.backend).load(
         model_path, placement.device, options
     )

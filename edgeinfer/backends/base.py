@@ -93,6 +93,15 @@ class Backend(Protocol):
         """Run once on native-dtype inputs; return native-dtype outputs (copies)."""
         ...
 
+    @property
+    def preferred_workers(self) -> int:
+        """How many workers, each with its own fork, keep the device busy."""
+        ...
+
+    def fork(self) -> Backend:
+        """Another handle on the same loaded model for another worker thread."""
+        ...
+
     def close(self) -> None:
         """Release the runtime's resources; the backend is unusable afterwards."""
         ...

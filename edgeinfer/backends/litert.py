@@ -39,13 +39,14 @@ def normalize_device(device: str) -> str:
     dev = (device or "cpu").strip().lower()
     if not _DEVICE_RE.match(dev):
         raise ConfigError(
-            f"unknown LiteRT device {device!r} — use cpu, edgetpu, usb, usb:N, pci or pci:N"
+            f"unknown LiteRT device {device!r} — "
+            "use cpu, edgetpu, usb, usb:N, pci or pci:N"
         )
     return dev
 
 
 def import_interpreter() -> tuple[Any, Any, str]:
-    """Return (Interpreter class, load_delegate, runtime name); raise if none is here."""
+    """(Interpreter class, load_delegate, runtime name); raise if none is here."""
     errors = []
     try:
         from ai_edge_litert.interpreter import (  # noqa: PLC0415 -- lazy by design
@@ -95,7 +96,8 @@ class LiteRTBackend:
             raise ModelLoadError(
                 f"{model_path} is compiled for the Coral Edge TPU ({EDGETPU_OP}) and "
                 "needs the Edge TPU delegate (libedgetpu.so.1) — run it with an Edge "
-                "TPU device (usb, pci), or configure its CPU twin (models.<name>.cpu_twin)"
+                "TPU device (usb, pci), or configure its CPU twin "
+                "(models.<name>.cpu_twin)"
             )
         threads = options.threads or os.cpu_count() or 1
         try:
@@ -114,10 +116,11 @@ class LiteRTBackend:
         self._in_idx = [d["index"] for d in self._interp.get_input_details()]
         self._out_idx = [d["index"] for d in self._interp.get_output_details()]
         self._invoke = self._interp.invoke
+        self._args = (model_path, device, options)
         log.debug("loaded %s on litert:%s with %d threads", model_path, device, threads)
 
     def infer(self, inputs: list[NDArray]) -> list[NDArray]:
-        """Set the inputs, invoke (the GIL is released), return copies of the outputs."""
+        """Set the inputs, invoke (releases the GIL), return copies of the outputs."""
         interp = self._interp
         for idx, tensor in zip(self._in_idx, inputs, strict=True):
             interp.set_tensor(idx, tensor)
@@ -128,6 +131,13 @@ class LiteRTBackend:
                 f"LiteRT invoke failed: {err}".splitlines()[0]
             ) from err
         return [interp.get_tensor(idx) for idx in self._out_idx]
+
+    preferred_workers = 1
+
+    def fork(self) -> LiteRTBackend:
+        """A second interpreter on the same model and device (interpreters are not
+        thread-safe; each worker needs its own)."""
+        return LiteRTBackend(*self._args)
 
     def close(self) -> None:
         """Drop the interpreter (LiteRT frees it with the last reference)."""
@@ -178,7 +188,7 @@ def load(model_path: Path, device: str, options: BackendOptions) -> LiteRTBacken
 
 
 def probe() -> list[DeviceReport]:
-    """Report the LiteRT CPU runtime and every Edge TPU found (or why none is usable)."""
+    """Report the LiteRT CPU runtime and every Edge TPU (or why none is usable)."""
     try:
         _, load_delegate, runtime = import_interpreter()
     except BackendUnavailable as err:

@@ -1,7 +1,8 @@
-"""ONNX Runtime backend (optional extra ``edgeinfer[onnx]``): .onnx models on the CPU."""
+"""ONNX Runtime backend (the extra ``edgeinfer[onnx]``): .onnx models on the CPU."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,12 @@ class OnnxRuntimeBackend:
         """Run the session once."""
         feed = dict(zip(self._in_names, inputs, strict=True))
         return list(self._session.run(None, feed))
+
+    preferred_workers = 1
+
+    def fork(self) -> OnnxRuntimeBackend:
+        """Another handle on the same session (``run`` is thread-safe)."""
+        return copy.copy(self)
 
     def close(self) -> None:
         """Drop the session."""

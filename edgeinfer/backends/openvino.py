@@ -8,6 +8,7 @@ flight come from the options; ``submit`` runs requests asynchronously on an
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
@@ -92,6 +93,19 @@ class OpenVINOBackend:
         self._queue: Any = None
         self._queue_lock = threading.Lock()
         log.debug("compiled %s on openvino:%s %s", model_path, device, config)
+
+    @property
+    def preferred_workers(self) -> int:
+        """How many requests keep this device busy (the runtime's own number)."""
+        return self.optimal_requests
+
+    def fork(self) -> OpenVINOBackend:
+        """Another handle on the same compiled model, with its own infer request."""
+        twin = copy.copy(self)
+        twin._request = self._compiled.create_infer_request()
+        twin._queue = None
+        twin._queue_lock = threading.Lock()
+        return twin
 
     def infer(self, inputs: list[NDArray]) -> list[NDArray]:
         """Run one synchronous request; return copies of the outputs."""

@@ -4,7 +4,7 @@ loads the model, and remember why every earlier one was skipped."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeinfer.backends import load_backend
@@ -22,7 +22,7 @@ class Candidate:
     """One entry of the preference list: where to try, with which options."""
 
     placement: Placement
-    options: BackendOptions = BackendOptions()
+    options: BackendOptions = field(default_factory=BackendOptions)
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,9 @@ def _model_for(placement: Placement, model_path: Path, cpu_twin: Path | None) ->
             return cpu_twin
         raise ModelLoadError(
             f"{model_path} is compiled for the Coral Edge TPU ({EDGETPU_OP}) and needs "
-            f"the Edge TPU delegate (libedgetpu.so.1), not {placement} — connect a Coral "
-            "and install libedgetpu1-std, or configure its CPU twin (cpu_twin)"
+            f"the Edge TPU delegate (libedgetpu.so.1), not {placement} — "
+            "connect a Coral and install libedgetpu1-std, or configure its CPU twin "
+            "(cpu_twin)"
         )
     if on_tpu:
         raise ModelLoadError(

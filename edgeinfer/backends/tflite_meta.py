@@ -1,9 +1,9 @@
 """Read what edgeinfer needs from a ``.tflite`` file without loading a runtime.
 
 The input and output tensors (names, shapes, dtypes, quantization) and the custom ops a
-model uses. OpenVINO reads ``.tflite`` files but does not report their quantization, and a
-model compiled for the Edge TPU or using an unknown op is best recognised before any
-runtime tries it, so the error can name the op and the fix.
+model uses. OpenVINO reads ``.tflite`` files but does not report their quantization,
+and a model compiled for the Edge TPU or using an unknown op is best recognised before
+any runtime tries it, so the error can name the op and the fix.
 
 Only the handful of fields below are read, straight from the flatbuffer tables of the
 TFLite schema (field *i* of a table lives at vtable offset ``4 + 2*i``).
@@ -111,7 +111,7 @@ def _tensor_spec(tensor: Table) -> TensorSpec:
 
 
 def read_tflite_info(path: Path) -> TfliteInfo:
-    """Parse ``path``'s first subgraph; raise ``ModelLoadError`` if it is not a model."""
+    """Parse ``path``'s first subgraph; ``ModelLoadError`` if it is not a model."""
     try:
         buf = bytearray(path.read_bytes())
     except OSError as err:

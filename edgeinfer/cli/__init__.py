@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from edgeinfer.cli import bench, config, devices, infer
+from edgeinfer.cli import bench, config, devices, infer, run
 from edgeinfer.cli._common import run_app
 
 app = typer.Typer(
@@ -21,6 +21,8 @@ app = typer.Typer(
 app.command("infer")(infer.infer_command)
 app.command("bench")(bench.bench_command)
 app.command("devices")(devices.devices_command)
+app.command("run")(run.run_command)
+app.command("replay")(run.replay_command)
 app.add_typer(config.app, name="config")
 
 

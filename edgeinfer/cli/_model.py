@@ -1,4 +1,4 @@
-"""The options that pick a model and where it runs, shared by ``infer`` and ``bench``."""
+"""Options that pick a model and where it runs, shared by ``infer`` and ``bench``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``edgeinfer devices``: every backend and device, found or not, with reason and fix."""
+"""``edgeinfer devices``: each backend and device, found or not, with reason and fix."""
 
 from __future__ import annotations
 

@@ -127,7 +127,8 @@ def _infer_tensor(model: Model, path: Path) -> Result:
 
 def _print_text(record: dict[str, Any]) -> None:
     head = (
-        f"{record['input']}: {record['task']} on {record['backend']}:{record['device']} "
+        f"{record['input']}: {record['task']} on "
+        f"{record['backend']}:{record['device']} "
         f"in {record['latency_ms']:.1f} ms"
     )
     typer.echo(head)

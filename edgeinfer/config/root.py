@@ -17,6 +17,7 @@ from edgeinfer.config.accelerators import (
 from edgeinfer.config.device import DeviceConfig
 from edgeinfer.config.models import ModelConfig
 from edgeinfer.config.mqtt import MqttConfig
+from edgeinfer.config.rules import RuleConfig
 from edgeinfer.config.telemetry import TelemetryConfig
 
 
@@ -45,6 +46,9 @@ class EdgeinferConfig(ConfigModel):
     )
     models: dict[str, ModelConfig] = Field(
         default_factory=dict, description="Models by name."
+    )
+    rules: list[RuleConfig] = Field(
+        default_factory=list, description="Conditions that raise alerts."
     )
     mqtt: MqttConfig = Field(
         default_factory=MqttConfig, description="Broker connection."

@@ -52,13 +52,15 @@ def pixel_lut(
     mean: float | Sequence[float] | None = None,
     std: float | Sequence[float] | None = None,
 ) -> NDArray:
-    """A ``[channels, 256]`` table (``[1, 256]`` when every channel maps alike) mapping a uint8 pixel to the model's input value.
+    """A ``[channels, 256]`` table mapping a uint8 pixel to the model's input value
+    (``[1, 256]`` when every channel maps alike).
 
     With no ``mean``/``std`` a quantized input takes the pixel as the camera gives it
     (the model's quantization already encodes its normalisation, as for every Coral and
     TFLite image model), an int8 input takes ``pixel - 128``, and a float input takes
-    ``pixel / 255``. With ``mean`` and ``std`` the real value is ``(pixel - mean) / std``,
-    quantized with the tensor's scale and zero point when it has them.
+    ``pixel / 255``. With ``mean`` and ``std`` the real value is
+    ``(pixel - mean) / std``, quantized with the tensor's scale and zero point when it
+    has them.
     """
     channels = spec.shape[-1] if len(spec.shape) == 4 else 1
     pixels = np.arange(256, dtype=np.float64)

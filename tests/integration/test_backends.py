@@ -1,4 +1,4 @@
-"""Real LiteRT and OpenVINO CPU runs of the asset models, checked against known answers."""
+"""Real LiteRT and OpenVINO CPU runs of the asset models against known answers."""
 
 from __future__ import annotations
 

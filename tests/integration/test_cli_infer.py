@@ -1,4 +1,4 @@
-"""``edgeinfer infer``, ``bench`` and ``devices`` as a user runs them, good and bad input."""
+"""``edgeinfer infer``, ``bench`` and ``devices`` as a user runs them."""
 
 from __future__ import annotations
 

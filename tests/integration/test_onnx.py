@@ -30,7 +30,9 @@ def make_classifier(path: Path, seed: int = 3) -> Path:
         "fc_b": rng.normal(0, 0.1, (4,)).astype(np.float32),
     }
     nodes = [
-        helper.make_node("Conv", ["image", "conv_w", "conv_b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", ["image", "conv_w", "conv_b"], ["c"], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("GlobalAveragePool", ["r"], ["g"]),
         helper.make_node("Flatten", ["g"], ["f"]),
@@ -38,7 +40,8 @@ def make_classifier(path: Path, seed: int = 3) -> Path:
         helper.make_node("Softmax", ["logits"], ["scores"], axis=1),
     ]
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 32, 32])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 4])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
@@ -62,7 +65,9 @@ def test_onnxruntime_and_openvino_agree_on_an_onnx_model(tmp_path: Path) -> None
         results = [model.predict(f) for f in frames]
         model.close()
         assert all(isinstance(r, Classification) for r in results)
-        scores.append([[c.score for c in sorted(r.top, key=lambda c: c.index)] for r in results])  # type: ignore[union-attr]
+        scores.append(
+            [[c.score for c in sorted(r.top, key=lambda c: c.index)] for r in results]
+        )  # type: ignore[union-attr]
     assert np.allclose(scores[0], scores[1], atol=1e-4)
     assert np.allclose(np.sum(scores[0], axis=1), 1.0, atol=1e-4)
 
@@ -71,5 +76,7 @@ def test_onnx_model_on_litert_is_refused_with_the_fix(tmp_path: Path) -> None:
     from edgeinfer.errors import ModelLoadError
 
     path = make_classifier(tmp_path / "tiny.onnx")
-    with pytest.raises(ModelLoadError, match="not a TFLite model .* OpenVINO"):
-        Model.load(ModelSpec(path=path, candidates=(Candidate(Placement("litert", "cpu")),)))
+    with pytest.raises(ModelLoadError, match=r"not a TFLite model .* OpenVINO"):
+        Model.load(
+            ModelSpec(path=path, candidates=(Candidate(Placement("litert", "cpu")),))
+        )

@@ -1,4 +1,4 @@
-"""Quantization, preprocessing, labels and decoding: the pure stages around a backend."""
+"""Quantization, preprocessing, labels and decoding: the stages around a backend."""
 
 from __future__ import annotations
 

@@ -1,0 +1,248 @@
+"""The daemon: the one place that wires sources, workers, rules and sinks together.
+
+    source thread ──> motion gate ──> FrameHub (latest frame per stream)
+                                        └──> model workers ──> rules ──> sinks
+    serial thread ──> bounded queue (back-pressure) ──> sensor thread ──> rules ─> sinks
+
+Alerts go to the durable alert log first, then to the other sinks. ``stop()`` stops the
+sources, lets the workers finish what is in flight, and closes the sinks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from edgeinfer.config import EdgeinferConfig
+from edgeinfer.config.streams import CameraStreamConfig
+from edgeinfer.loading import model_spec
+from edgeinfer.model import Model
+from edgeinfer.pipeline.events import Inference
+from edgeinfer.pipeline.gate import MotionGate
+from edgeinfer.pipeline.slots import FrameHub
+from edgeinfer.pipeline.stats import StreamStats
+from edgeinfer.pipeline.vision import ModelWorkers
+from edgeinfer.rules.alert import Alert
+from edgeinfer.rules.engine import StreamRules, build_rules
+from edgeinfer.sinks.alertlog import AlertLog
+from edgeinfer.sources import build_source
+from edgeinfer.sources.base import Frame, Reading, Source
+
+log = logging.getLogger(__name__)
+DRAIN_TIMEOUT_S = 10.0
+
+
+class Sink(Protocol):
+    """Receives results and alerts (stdout, MQTT, ...)."""
+
+    def on_result(self, inference: Inference) -> None: ...
+
+    def on_alert(self, alert: Alert) -> None: ...
+
+
+class Daemon:
+    """Everything ``edgeinfer run`` runs, built from a validated config."""
+
+    def __init__(
+        self, config: EdgeinferConfig, sinks: list[Sink] | None = None
+    ) -> None:
+        self.config = config
+        self.sinks = list(sinks or [])
+        self.started = time.time()
+        self.stats: dict[str, StreamStats] = {
+            s.name: StreamStats() for s in config.streams
+        }
+        self.models: dict[str, Model] = {}
+        self.hub = FrameHub()
+        self.workers: list[ModelWorkers] = []
+        self.sources: dict[str, Source] = {}
+        self.alert_log = AlertLog(config.state_dir / "alerts.db")
+        self._gates: dict[str, MotionGate] = {}
+        self._sensor_queues: dict[str, queue.Queue[Reading | None]] = {}
+        self._sensor_threads: list[threading.Thread] = []
+        self._alert_lock = threading.Lock()
+        self.rules: dict[str, StreamRules] = {}
+
+    # -- building -------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the models the camera streams use and build every stream's rules."""
+        cameras = [s for s in self.config.streams if isinstance(s, CameraStreamConfig)]
+        for stream in cameras:
+            if stream.model and stream.model not in self.models:
+                self.models[stream.model] = Model.load(
+                    model_spec(self.config, stream.model)
+                )
+        labels = {
+            s.name: (set(self.models[s.model].labels.values()) or None)
+            if s.model
+            else set()
+            for s in cameras
+        }
+        sensors = [s.name for s in self.config.streams if s.name not in labels]
+        self.rules = build_rules(list(self.config.rules), labels, sensors)
+
+    def start(self) -> None:
+        """Start workers, sensor threads and sources (``load`` first)."""
+        if not self.rules and self.config.streams:
+            self.load()
+        for name, model in self.models.items():
+            users = [
+                s.name
+                for s in self.config.streams
+                if isinstance(s, CameraStreamConfig) and s.model == name
+            ]
+            workers = ModelWorkers(
+                model,
+                self.hub,
+                self._on_inference,
+                self.stats,
+                workers=model.backend.preferred_workers,
+            )
+            log.info(
+                "model %s on %s for %s (%d workers)",
+                name,
+                model.backend.placement,
+                ", ".join(users),
+                workers.count,
+            )
+            self.workers.append(workers)
+        for stream in self.config.streams:
+            self._start_stream(stream)
+        for w in self.workers:
+            w.start()
+
+    def _start_stream(self, stream: Any) -> None:
+        name = stream.name
+        sink: Callable[[Any], None]
+        if isinstance(stream, CameraStreamConfig):
+            if stream.model:
+                self.hub.add_stream(name, self.stats[name])
+            if stream.motion_gate.enabled:
+                self._gates[name] = MotionGate(stream.motion_gate.threshold)
+            sink = self._on_frame
+        else:
+            q: queue.Queue[Reading | None] = queue.Queue(
+                maxsize=getattr(stream, "queue_size", 10_000)
+            )
+            self._sensor_queues[name] = q
+            t = threading.Thread(
+                target=self._sensor_loop,
+                args=(name, q),
+                name=f"sensor-{name}",
+                daemon=True,
+            )
+            t.start()
+            self._sensor_threads.append(t)
+            sink = q.put  # blocks when full: back-pressure on the serial thread
+        source = build_source(stream, sink)
+        self.sources[name] = source
+        source.start()
+
+    # -- data path ------------------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        self.stats[frame.stream].frames_in += 1
+        gate = self._gates.get(frame.stream)
+        gated = gate.check(frame.image) if gate is not None else False
+        if frame.stream in self.hub.streams:
+            self.hub.put(frame, gated)
+
+    def _on_inference(self, inference: Inference) -> None:
+        frame = inference.frame
+        t0 = time.perf_counter()
+        alerts = self.rules[frame.stream].on_inference(inference)
+        stats = self.stats[frame.stream]
+        now = time.perf_counter()
+        stats.latency["rules"].add((now - t0) * 1e3)
+        stats.latency["end_to_end"].add((now - frame.received) * 1e3)
+        for sink in self.sinks:
+            sink.on_result(inference)
+        for alert in alerts:
+            self.emit(alert)
+
+    def _sensor_loop(self, name: str, q: queue.Queue[Reading | None]) -> None:
+        rules, stats = self.rules[name], self.stats[name]
+        while (reading := q.get()) is not None:
+            stats.frames_in += 1
+            try:
+                for alert in rules.on_reading(reading):
+                    self.emit(alert)
+            except Exception:  # a stage boundary: count, log, keep the stream alive
+                stats.errors += 1
+                log.exception("rules failed on %s reading %d", name, reading.seq)
+
+    def emit(self, alert: Alert) -> None:
+        """Record ``alert`` durably, then hand it to every sink."""
+        with self._alert_lock:
+            self.alert_log.append(alert)
+            self.stats[alert.stream].alerts += 1
+        for sink in self.sinks:
+            try:
+                sink.on_alert(alert)
+            except Exception:  # one failing sink must not lose the alert for others
+                log.exception(
+                    "sink %s failed on alert %s", type(sink).__name__, alert.id
+                )
+
+    # -- running --------------------------------------------------------------------
+    def finished(self) -> bool:
+        """True when every source is a finite file that has ended."""
+        events = [getattr(s, "finished", None) for s in self.sources.values()]
+        return bool(events) and all(e is not None and e.is_set() for e in events)
+
+    def wait(self, stop: threading.Event, poll_s: float = 0.2) -> None:
+        """Block until ``stop`` is set or every source has finished."""
+        while not stop.wait(poll_s):
+            if self.finished():
+                log.info("every source has ended")
+                return
+
+    def stop(self) -> None:
+        """Stop the sources, drain in-flight frames and readings, close the sinks."""
+        for source in self.sources.values():
+            source.stop()
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while self.hub.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.hub.close()
+        for w in self.workers:
+            w.join(DRAIN_TIMEOUT_S)
+        for q in self._sensor_queues.values():
+            q.put(None)
+        for t in self._sensor_threads:
+            t.join(DRAIN_TIMEOUT_S)
+        for model in self.models.values():
+            model.close()
+        self.alert_log.close()
+
+    def status(self) -> dict[str, Any]:
+        """Streams with health and statistics, models with placement and fallback."""
+        streams = {}
+        for name, source in self.sources.items():
+            h = source.health
+            streams[name] = {
+                "health": h.health.value,
+                "reason": h.reason,
+                **self.stats[name].to_json(),
+            }
+        models = {
+            name: {
+                "placement": str(m.backend.placement),
+                "path": str(m.selection.model_path),
+                "version": m.spec.version,
+                "fallback": [
+                    {"placement": str(s.placement), "reason": s.reason}
+                    for s in m.selection.skipped
+                ],
+            }
+            for name, m in self.models.items()
+        }
+        return {
+            "device": self.config.device.id,
+            "uptime_s": round(time.time() - self.started, 1),
+            "streams": streams,
+            "models": models,
+        }

@@ -1,0 +1,1 @@
+"""Rules: turn results and readings into alerts (thresholds, debounce, cooldown)."""

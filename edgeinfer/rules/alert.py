@@ -1,0 +1,48 @@
+"""The ``Alert``: what a rule raised, with everything needed to act on it later."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+Severity = Literal["info", "warning", "critical"]
+
+
+def iso_time(ts: float) -> str:
+    """Epoch seconds as ISO 8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(
+        timespec="milliseconds"
+    )
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert. ``timestamp`` is the source's time (epoch seconds) of the sample or
+    frame that raised it; ``source_time`` the same as the source wrote it, if it did."""
+
+    stream: str
+    rule: str
+    severity: Severity
+    timestamp: float
+    values: dict[str, Any]
+    source_time: str = ""
+    model: str = ""
+    model_version: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    snapshot: bytes | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert contract: kind, id, timestamp, stream, rule, severity, values..."""
+        return {
+            "kind": "alert",
+            "id": self.id,
+            "timestamp": self.source_time or iso_time(self.timestamp),
+            "stream": self.stream,
+            "rule": self.rule,
+            "severity": self.severity,
+            "values": self.values,
+            "model": self.model,
+            "model_version": self.model_version,
+        }

@@ -1,0 +1,1 @@
+"""Sinks: where results and alerts go (stdout, the durable alert log, MQTT)."""

@@ -1,0 +1,95 @@
+"""The durable local alert log: SQLite in WAL mode, every alert committed with fsync.
+
+An alert is in the log once ``append`` returns, and stays through kill -9 and power
+loss (``synchronous=FULL``: the WAL is fsynced at each commit). The log is bounded:
+past ``max_rows`` the oldest alerts are deleted and their pages reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from edgeinfer.rules.alert import Alert
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    ts REAL NOT NULL,
+    stream TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    body TEXT NOT NULL,
+    snapshot BLOB
+);
+"""
+
+
+class AlertLog:
+    """Append-only, bounded, crash-safe store of alerts; safe across threads."""
+
+    def __init__(self, path: Path, max_rows: int = 100_000) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def append(self, alert: Alert) -> int:
+        """Store ``alert`` durably; return its sequence number in the log."""
+        body = json.dumps(alert.to_json(), separators=(",", ":"), default=str)
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO alerts (id, ts, stream, rule, severity, body, "
+                "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    alert.id,
+                    alert.timestamp,
+                    alert.stream,
+                    alert.rule,
+                    alert.severity,
+                    body,
+                    alert.snapshot,
+                ),
+            )
+            seq = int(cur.lastrowid or 0)
+            if seq and seq % 1000 == 0:
+                self._db.execute(
+                    "DELETE FROM alerts WHERE seq <= ?", (seq - self.max_rows,)
+                )
+        return seq
+
+    def tail(self, limit: int = 20, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        """The newest ``limit`` alerts after sequence ``after``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, body FROM (SELECT seq, body FROM alerts WHERE seq > ? "
+                "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                (after, limit),
+            ).fetchall()
+        return [(int(seq), json.loads(body)) for seq, body in rows]
+
+    def snapshot(self, alert_id: str) -> bytes | None:
+        """The JPEG stored with an alert, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT snapshot FROM alerts WHERE id = ?", (alert_id,)
+            ).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def count(self) -> int:
+        """Alerts in the log."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM alerts").fetchone()[0])
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,160 @@
+"""The pipeline's small parts: debounce, latest-frame slots, motion gate, alert log."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeinfer.pipeline.gate import MotionGate
+from edgeinfer.pipeline.slots import FrameHub
+from edgeinfer.pipeline.stats import LatencyWindow, StreamStats
+from edgeinfer.rules.alert import Alert
+from edgeinfer.rules.sensor import ThresholdRule
+from edgeinfer.rules.trigger import Trigger
+from edgeinfer.sinks.alertlog import AlertLog
+from edgeinfer.sources.base import Backoff, Frame, Reading
+
+
+def frame(stream: str, seq: int, value: int = 0) -> Frame:
+    return Frame(stream, seq, float(seq), np.full((32, 32, 3), value, np.uint8))
+
+
+def test_trigger_needs_consecutive_hits_and_rearms_after_a_miss() -> None:
+    trig = Trigger(consecutive=3)
+    fired = [
+        trig.update(hit, t)
+        for t, hit in enumerate([1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1])
+    ]
+    assert [i for i, f in enumerate(fired) if f] == [5, 11]
+
+
+def test_trigger_cooldown_spaces_alerts() -> None:
+    trig = Trigger(consecutive=1, cooldown_s=10)
+    times = [0, 1, 2, 5, 6, 12, 13]
+    hits = [True, False, True, False, True, False, True]
+    fired = [t for t, h in zip(times, hits, strict=True) if trig.update(h, t)]
+    assert fired == [0, 13]
+
+
+def test_hub_keeps_only_the_latest_frame_and_counts_drops() -> None:
+    hub, stats = FrameHub(), StreamStats()
+    hub.add_stream("cam", stats)
+    for seq in range(5):
+        hub.put(frame("cam", seq))
+    item = hub.take(timeout=0.1)
+    assert item is not None
+    assert item[0].seq == 4
+    assert stats.dropped == 4
+
+
+def test_hub_gives_a_stream_to_one_worker_at_a_time_round_robin() -> None:
+    hub = FrameHub()
+    for name in ("a", "b"):
+        hub.add_stream(name, StreamStats())
+    hub.put(frame("a", 1))
+    hub.put(frame("b", 1))
+    first = hub.take(timeout=0.1)
+    second = hub.take(timeout=0.1)
+    assert first is not None
+    assert second is not None
+    assert {first[0].stream, second[0].stream} == {"a", "b"}
+    hub.put(frame("a", 2))
+    assert hub.take(timeout=0.05) is None  # a is still held by a worker
+    hub.release("a")
+    again = hub.take(timeout=0.1)
+    assert again is not None
+    assert (again[0].stream, again[0].seq) == ("a", 2)
+
+
+def test_gated_frame_replacing_an_ungated_one_still_runs() -> None:
+    hub = FrameHub()
+    hub.add_stream("cam", StreamStats())
+    hub.put(frame("cam", 1), gated=False)
+    hub.put(frame("cam", 2), gated=True)
+    item = hub.take(timeout=0.1)
+    assert item is not None
+    assert item[1] is False
+
+
+def test_hub_close_wakes_waiting_workers() -> None:
+    hub = FrameHub()
+    hub.add_stream("cam", StreamStats())
+    results: list[object] = []
+    t = threading.Thread(target=lambda: results.append(hub.take(timeout=5)))
+    t.start()
+    hub.close()
+    t.join(1)
+    assert results == [None]
+
+
+def test_motion_gate_passes_changes_and_gates_still_frames() -> None:
+    gate = MotionGate(threshold=2.0)
+    still = np.full((120, 160, 3), 100, np.uint8)
+    assert gate.check(still) is False  # first frame sets the reference
+    assert gate.check(still + 1) is True
+    moved = still.copy()
+    moved[20:80, 40:120] = 250
+    assert gate.check(moved) is False
+    assert gate.check(moved) is True
+
+
+def test_latency_window_percentiles() -> None:
+    win = LatencyWindow(size=100)
+    for v in range(1, 201):
+        win.add(float(v))
+    p = win.percentiles()
+    assert p["p50"] == pytest.approx(150.5)
+    assert p["p99"] > p["p95"] > p["p50"]
+
+
+def test_backoff_grows_to_its_cap() -> None:
+    b = Backoff(initial=0.5, cap=4.0, jitter=0.0)
+    assert [b.next() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    b.reset()
+    assert b.next() == 0.5
+
+
+def test_threshold_rule_ignores_nan_and_reports_the_file_time() -> None:
+    rule = ThresholdRule("hot", "t", above=30.0, samples=2)
+    vals = [25.0, 31.0, float("nan"), 32.0, 33.0, 34.0]
+    alerts = [
+        a
+        for i, v in enumerate(vals)
+        if (a := rule.on_reading(Reading("s", i, 1000.0 + i, {"t": v}, f"row{i}")))
+    ]
+    assert len(alerts) == 1
+    assert alerts[0].source_time == "row4"
+    assert alerts[0].values == {"channel": "t", "value": 33.0, "above": 30.0}
+    assert alerts[0].to_json()["timestamp"] == "row4"
+
+
+def test_alert_log_keeps_alerts_in_order_with_snapshots(tmp_path: Path) -> None:
+    log = AlertLog(tmp_path / "alerts.db")
+    ids = []
+    for i in range(5):
+        alert = Alert(
+            "cam",
+            "r",
+            "warning",
+            1000.0 + i,
+            {"i": i},
+            snapshot=b"jpeg" if i == 2 else None,
+        )
+        log.append(alert)
+        ids.append(alert.id)
+    log.append(
+        Alert("cam", "r", "warning", 0, {}, id=ids[0])
+    )  # a duplicate id is ignored
+    assert log.count() == 5
+    rows = log.tail(3)
+    assert [body["values"]["i"] for _, body in rows] == [2, 3, 4]
+    assert log.snapshot(ids[2]) == b"jpeg"
+    after = rows[0][0]
+    assert [b["values"]["i"] for _, b in log.tail(10, after=after)] == [3, 4]
+    log.close()
+    reopened = AlertLog(tmp_path / "alerts.db")
+    assert reopened.count() == 5
+    reopened.close()
