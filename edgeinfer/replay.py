@@ -9,7 +9,6 @@ alert raised here is the alert the daemon raises on the same data.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +66,7 @@ def replay_file(
         )
         runner = FrameRunner({stream.name: stats})
         try:
-            for raw in iter_video(path):
-                frame = replace(raw, stream=stream.name)
+            for frame in iter_video(path, stream.name):
                 stats.frames_in += 1
                 if model is None:
                     continue
@@ -90,7 +88,7 @@ def replay_file(
             for alert in rules.on_reading(reading):
                 stats.alerts += 1
                 sink.on_alert(alert)
-        skipped = int(getattr(getattr(reader, "stats", None), "skipped", 0))
+        skipped = reader.stats.skipped
     seconds = time.perf_counter() - start
     return {
         "stream": stream.name,

@@ -27,12 +27,12 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def run(cmd: list[str]) -> str:
-    """Run ``cmd``; return stdout and stderr together; fail loudly on error."""
+def run(cmd: list[str], stdout_only: bool = False) -> str:
+    """Run ``cmd``; return its output (stdout and stderr unless ``stdout_only``)."""
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout + proc.stderr
+    return proc.stdout if stdout_only else proc.stdout + proc.stderr
 
 
 def litert_vendor(model: Path, threads: int, runs: int) -> float:
@@ -44,7 +44,7 @@ def litert_vendor(model: Path, threads: int, runs: int) -> float:
 
 def edgeinfer_bench(args: list[str]) -> dict[str, object]:
     """Parsed ``edgeinfer bench --json`` output."""
-    out = run([str(BIN / "edgeinfer"), "bench", "--json", *args])
+    out = run([str(BIN / "edgeinfer"), "bench", "--json", *args], stdout_only=True)
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
