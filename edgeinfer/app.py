@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from edgeinfer.config import EdgeinferConfig
-from edgeinfer.config.streams import CameraStreamConfig
+from edgeinfer.config.streams import CameraStreamConfig, camera_source_kind
 from edgeinfer.loading import model_spec
 from edgeinfer.model import Model
 from edgeinfer.pipeline.events import Inference
@@ -62,6 +62,7 @@ class Daemon:
         self.sources: dict[str, Source] = {}
         self.alert_log = AlertLog(config.state_dir / "alerts.db")
         self._gates: dict[str, MotionGate] = {}
+        self._lossless: set[str] = set()  # files read as fast as the model goes
         self._sensor_queues: dict[str, queue.Queue[Reading | None]] = {}
         self._sensor_threads: list[threading.Thread] = []
         self._alert_lock = threading.Lock()
@@ -123,6 +124,8 @@ class Daemon:
                 self.hub.add_stream(name, self.stats[name])
             if stream.motion_gate.enabled:
                 self._gates[name] = MotionGate(stream.motion_gate.threshold)
+            if camera_source_kind(stream.source) == "file" and not stream.realtime:
+                self._lossless.add(name)
             sink = self._on_frame
         else:
             q: queue.Queue[Reading | None] = queue.Queue(
@@ -148,7 +151,7 @@ class Daemon:
         gate = self._gates.get(frame.stream)
         gated = gate.check(frame.image) if gate is not None else False
         if frame.stream in self.hub.streams:
-            self.hub.put(frame, gated)
+            self.hub.put(frame, gated, wait=frame.stream in self._lossless)
 
     def _on_inference(self, inference: Inference) -> None:
         frame = inference.frame

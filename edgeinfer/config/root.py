@@ -18,6 +18,7 @@ from edgeinfer.config.device import DeviceConfig
 from edgeinfer.config.models import ModelConfig
 from edgeinfer.config.mqtt import MqttConfig
 from edgeinfer.config.rules import RuleConfig
+from edgeinfer.config.streams import StreamList
 from edgeinfer.config.telemetry import TelemetryConfig
 
 
@@ -46,6 +47,9 @@ class EdgeinferConfig(ConfigModel):
     )
     models: dict[str, ModelConfig] = Field(
         default_factory=dict, description="Models by name."
+    )
+    streams: StreamList = Field(
+        default_factory=list, description="Cameras, sensors and recorded files."
     )
     rules: list[RuleConfig] = Field(
         default_factory=list, description="Conditions that raise alerts."

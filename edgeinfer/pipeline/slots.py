@@ -39,20 +39,24 @@ class FrameHub:
             self._slots[name] = _Slot(stats=stats)
             self._order.append(name)
 
-    def put(self, frame: Frame, gated: bool = False) -> None:
+    def put(self, frame: Frame, gated: bool = False, wait: bool = False) -> None:
         """Offer ``frame``; a frame still waiting for this stream is dropped.
 
         A gated frame that replaces an ungated one inherits the need to run, so a
-        change is never lost behind a still frame.
+        change is never lost behind a still frame. With ``wait`` (a file replayed as
+        fast as possible) the call blocks until the slot is free instead: nothing is
+        dropped and no decoding is wasted on frames nobody will see.
         """
         with self._cond:
             slot = self._slots[frame.stream]
+            while wait and slot.frame is not None and not self._closed:
+                self._cond.wait(0.2)
             if slot.frame is not None:
                 gated = gated and slot.gated
                 if slot.stats is not None:
                     slot.stats.dropped += 1
             slot.frame, slot.gated = frame, gated
-            self._cond.notify()
+            self._cond.notify_all()
 
     def take(self, timeout: float = 0.2) -> tuple[Frame, bool] | None:
         """The next (frame, gated) of a stream no other worker holds, or None on
@@ -67,6 +71,7 @@ class FrameHub:
                         self._next = (self._next + i + 1) % n
                         frame, gated = slot.frame, slot.gated
                         slot.frame, slot.busy = None, True
+                        self._cond.notify_all()  # a waiting put may go on
                         return frame, gated
                 if not self._cond.wait(timeout):
                     return None

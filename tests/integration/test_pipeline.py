@@ -121,10 +121,8 @@ streams:
     for i in range(4):
         s = status["streams"][f"cam{i}"]
         assert s["frames_in"] == 341
-        assert s["inferred"] > 0
-        # Every frame was inferred, dropped as stale, or not yet taken when it ended.
-        assert s["inferred"] + s["dropped"] + s["gated"] <= 341
-        assert s["inferred"] + s["dropped"] >= 340
+        # A file read as fast as possible waits for the model: nothing is dropped.
+        assert (s["inferred"], s["dropped"], s["errors"]) == (341, 0, 0)
         assert s["latency_ms"]["infer"]["p50"] > 0
     assert {r.frame.stream for r in sink.results} == {f"cam{i}" for i in range(4)}
 

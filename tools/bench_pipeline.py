@@ -1,0 +1,253 @@
+"""Measure the real-time pipeline against this machine's bounds and a naive loop.
+
+    python tools/bench_pipeline.py [--seconds 10]
+
+(a) one stream, SSD detector on the pedestrian clip: the pipeline's end-to-end frames/s
+    against the machine's bound (cores / CPU time of one frame, each stage timed alone
+    in this run) and against a naive single-threaded read-resize-invoke-parse loop;
+(b) four streams of pre-decoded frames into one OpenVINO CPU backend against
+    ``benchmark_app -hint throughput`` on the same model;
+(c) the latency the pipeline adds beyond the backend's own invoke, at the clip's pace;
+(d) peak resident memory of ``edgeinfer run`` with one stream and a MobileNet model, on
+    LiteRT and on OpenVINO;
+(e) sensor replay samples/s with a statistical rule.
+Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgeinfer.app import Daemon
+from edgeinfer.config import parse_config
+from edgeinfer.pipeline.slots import FrameHub
+from edgeinfer.pipeline.stats import StreamStats
+from edgeinfer.pipeline.vision import ModelWorkers
+from edgeinfer.sources.base import Frame
+
+ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets"
+MODELS = ASSETS / "models"
+VIDEO = ASSETS / "video" / "pedestrians_720p.avi"
+SSD = MODELS / "ssd_mobilenet_v1_coco_quant_postprocess.tflite"
+MOBILENET = MODELS / "mobilenet_v2_1.0_224_quant.tflite"
+BIN = Path(sys.executable).parent
+CORES = os.cpu_count() or 1
+
+
+def config_text(state: Path, model: Path, accel: str, stream: str) -> str:
+    """A device config with one model ``m`` on ``accel`` and one stream."""
+    labels = f"labels: {MODELS / 'coco_labels_ssd.txt'}, " if model == SSD else ""
+    return (
+        f"device: {{id: bench}}\nstate_dir: {state}\n"
+        f"models:\n  m: {{path: {model}, {labels}accelerators: [{accel}]}}\n"
+        f"streams:\n  - {stream}\n"
+    )
+
+
+def decoded_frames(limit: int = 400) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(VIDEO))
+    frames = []
+    while len(frames) < limit:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    return frames
+
+
+def cpu_per_frame(state: Path) -> tuple[float, dict[str, float]]:
+    """CPU seconds per frame of each stage, each measured alone."""
+    from edgeinfer.loading import model_spec
+    from edgeinfer.model import Model
+
+    cfg = parse_config(config_text(state, SSD, "cpu", f"{{kind: camera, name: c, source: {VIDEO}, model: m}}"), "bench")
+    model = Model.load(model_spec(cfg, "m"))
+    stages: dict[str, float] = {}
+    cap = cv2.VideoCapture(str(VIDEO))
+    t = time.process_time()
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    stages["decode"] = (time.process_time() - t) / n
+    frames = decoded_frames()
+    t = time.process_time()
+    for f in frames:
+        tensor, box = model.preprocessor(f)
+    stages["preprocess"] = (time.process_time() - t) / len(frames)
+    tensor, box = model.preprocessor(frames[0])
+    for _ in range(10):
+        model.backend.infer([tensor])
+    t = time.process_time()
+    outs = None
+    for _ in range(200):
+        outs = model.backend.infer([tensor])
+    stages["invoke"] = (time.process_time() - t) / 200
+    t = time.process_time()
+    for _ in range(2000):
+        model.decode(outs, box)
+    stages["decode_results"] = (time.process_time() - t) / 2000
+    model.close()
+    return sum(stages.values()), stages
+
+
+def naive_loop() -> float:
+    """Single thread: read, resize, invoke, parse; frames/s over the clip."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(SSD), num_threads=CORES)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]["index"]
+    outs = [d["index"] for d in interp.get_output_details()]
+    cap = cv2.VideoCapture(str(VIDEO))
+    n, start = 0, time.perf_counter()
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        x = cv2.cvtColor(cv2.resize(img, (300, 300)), cv2.COLOR_BGR2RGB)[None]
+        interp.set_tensor(inp, x)
+        interp.invoke()
+        boxes, classes, scores, count = (interp.get_tensor(i) for i in outs)
+        _ = [(classes[0, i], boxes[0, i]) for i in range(int(count[0])) if scores[0, i] > 0.5]
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def pipeline_one_stream(state: Path, realtime: bool) -> dict[str, object]:
+    """Run the daemon on the clip; return fps, and stream stats."""
+    stream = f"{{kind: camera, name: c, source: {VIDEO}, model: m, realtime: {str(realtime).lower()}}}"
+    cfg = parse_config(config_text(state, SSD, "cpu", stream), "bench")
+    daemon = Daemon(cfg)
+    daemon.load()
+    start = time.perf_counter()
+    daemon.start()
+    stop = threading.Event()
+    daemon.wait(stop, poll_s=0.01)
+    daemon.stop()
+    seconds = time.perf_counter() - start
+    s = daemon.status()["streams"]["c"]
+    return {"fps": s["inferred"] / seconds, **s}
+
+
+def four_streams_openvino(state: Path, seconds: float) -> tuple[float, int]:
+    """Aggregate inferences/s of 4 streams fed pre-decoded frames as fast as they go."""
+    from edgeinfer.loading import model_spec
+    from edgeinfer.model import Model
+
+    cfg = parse_config(config_text(state, MOBILENET, "{kind: openvino, device: CPU, hint: throughput}",
+                                   f"{{kind: camera, name: c, source: {VIDEO}, model: m}}"), "bench")
+    model = Model.load(model_spec(cfg, "m"))
+    frames = decoded_frames(50)
+    hub = FrameHub()
+    stats = {f"s{i}": StreamStats() for i in range(4)}
+    for name, st in stats.items():
+        hub.add_stream(name, st)
+    done = threading.Event()
+    workers = ModelWorkers(model, hub, lambda inf: None, stats, model.backend.preferred_workers)
+    workers.start()
+
+    def feed(name: str) -> None:
+        seq = 0
+        while not done.is_set():
+            hub.put(Frame(name, seq, time.time(), frames[seq % len(frames)]))
+            seq += 1
+            time.sleep(0.0005)
+
+    feeders = [threading.Thread(target=feed, args=(n,), daemon=True) for n in stats]
+    for f in feeders:
+        f.start()
+    time.sleep(2)
+    before = sum(s.inferred for s in stats.values())
+    time.sleep(seconds)
+    after = sum(s.inferred for s in stats.values())
+    done.set()
+    hub.close()
+    workers.join(5)
+    model.close()
+    return (after - before) / seconds, workers.count
+
+
+def benchmark_app(seconds: float) -> float:
+    out = subprocess.run([str(BIN / "benchmark_app"), "-m", str(MOBILENET), "-d", "CPU", "-hint",
+                          "throughput", "-t", str(int(seconds))], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Throughput:\s+([\d.]+) FPS", out).group(1))  # type: ignore[union-attr]
+
+
+def peak_rss_mb(state: Path, accel: str, seconds: float) -> float:
+    """VmHWM of an ``edgeinfer run`` process with one looping MobileNet stream."""
+    cfg_path = state / f"rss-{accel.split(',')[0].strip('{ ')}.yaml"
+    stream = f"{{kind: camera, name: c, source: {VIDEO}, model: m, loop: true}}"
+    cfg_path.write_text(config_text(state, MOBILENET, accel, stream))
+    proc = subprocess.Popen([str(BIN / "edgeinfer"), "run", "--config", str(cfg_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(seconds)
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def sensor_replay(state: Path) -> float:
+    data = ASSETS / "sensors" / "nab" / "data" / "realKnownCause" / "nyc_taxi.csv"
+    cfg_path = state / "sensor.yaml"
+    cfg_path.write_text(
+        f"device: {{id: bench}}\nstate_dir: {state}\n"
+        f"streams:\n  - {{kind: csv, name: taxi, path: {data}}}\n"
+        "rules:\n  - {kind: threshold, name: busy, channel: value, above: 30000, samples: 3}\n"
+    )
+    out = subprocess.run([str(BIN / "edgeinfer"), "replay", "--config", str(cfg_path), "--input",
+                          str(data), "--json"], capture_output=True, text=True, check=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1])["samples_per_s"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="edgeinfer-bench-"))
+
+    cpu, stages = cpu_per_frame(state)
+    bound = CORES / cpu
+    naive = naive_loop()
+    fast = pipeline_one_stream(state, realtime=False)
+    paced = pipeline_one_stream(state, realtime=True)
+    lat = paced["latency_ms"]  # type: ignore[index]
+    added = lat["end_to_end"]["p50"] - lat["infer"]["p50"]
+    ov_fps, workers = four_streams_openvino(state, args.seconds)
+    ov_ref = benchmark_app(args.seconds)
+    rss_lite = peak_rss_mb(state, "cpu", args.seconds)
+    rss_ov = peak_rss_mb(state, "{kind: openvino, device: CPU}", args.seconds)
+    sensor = sensor_replay(state)
+
+    ms = {k: round(v * 1e3, 3) for k, v in stages.items()}
+    print(f"CPU ms per frame, each stage alone: {ms}", file=sys.stderr)
+    print("| measure | reference | edgeinfer | ratio / target |")
+    print("|---|---|---|---|")
+    print(f"| (a) one stream SSD, fps vs bound ({CORES} cores / {cpu * 1e3:.2f} ms CPU) | "
+          f"{bound:.1f} | {fast['fps']:.1f} | {fast['fps'] / bound:.3f} (≥ 0.90) |")
+    print(f"| (a) one stream SSD, fps vs naive loop | {naive:.1f} | {fast['fps']:.1f} | "
+          f"{fast['fps'] / naive:.3f} (≥ 1.00) |")
+    print(f"| (b) 4 streams into OpenVINO CPU ({workers} workers), fps vs benchmark_app | "
+          f"{ov_ref:.1f} | {ov_fps:.1f} | {ov_fps / ov_ref:.3f} (≥ 0.90) |")
+    print(f"| (c) latency added beyond invoke, p50 ms (e2e {lat['end_to_end']['p50']:.2f}, "
+          f"invoke {lat['infer']['p50']:.2f}) | — | {added:.2f} | < 1 ms |")
+    print(f"| (d) peak RSS of run, LiteRT, MB | 120 | {rss_lite:.0f} | ≤ 120 |")
+    print(f"| (d) peak RSS of run, OpenVINO, MB | 300 | {rss_ov:.0f} | ≤ 300 |")
+    print(f"| (e) sensor replay, samples/s | 50000 | {sensor:.0f} | ≥ 50000 |")
+
+
+if __name__ == "__main__":
+    main()
