@@ -8,6 +8,8 @@
     sensor.start()
     port.play([b"t=21.5 h=40\\n", 0.1, b"t=21.6 h=41\\n"])
 
+    backend = FakeBackend(inputs, outputs, values, delay_s=0.01, fail_every=5)
+
 Each fake is a real object at the edge (a ``Source`` thread, a pyserial ``loop://``
 port) so the code under test runs unchanged.
 """
@@ -19,9 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import serial
 
-from edgeinfer.backends.base import NDArray
+from edgeinfer.backends.base import NDArray, Placement, TensorSpec
 from edgeinfer.preprocess.image import read_image
 from edgeinfer.sources.base import Frame, Health
 from edgeinfer.sources.threaded import ThreadedSource
@@ -147,3 +150,52 @@ class LoopbackPort:
     def replug(self) -> None:
         """Let the source reopen the port."""
         self._plugged = True
+
+
+class FakeBackend:
+    """A ``Backend`` with canned outputs, for devices edgeinfer cannot reach here.
+
+    ``outputs`` is returned (copied) by every ``infer``; ``delay_s`` makes each call
+    that slow; ``fail_every`` > 0 makes every n-th call raise ``RuntimeError``, as a
+    flaky accelerator driver would. ``calls`` counts the calls.
+    """
+
+    preferred_workers = 1
+
+    def __init__(
+        self,
+        inputs: Sequence[TensorSpec],
+        outputs: Sequence[TensorSpec],
+        values: Sequence[NDArray],
+        *,
+        delay_s: float = 0.0,
+        fail_every: int = 0,
+        device: str = "fake",
+    ) -> None:
+        self.placement = Placement("fake", device)
+        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
+        self.values = [np.asarray(v) for v in values]
+        self.delay_s, self.fail_every = delay_s, fail_every
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def infer(self, inputs: list[NDArray]) -> list[NDArray]:
+        """Check the inputs against the specs, wait, then return the canned outputs."""
+        for spec, tensor in zip(self.inputs, inputs, strict=True):
+            if tensor.shape != spec.shape or tensor.dtype != spec.dtype:
+                raise ValueError(f"{spec.name}: got {tensor.dtype}{tensor.shape}")
+        with self._lock:
+            self.calls += 1
+            n = self.calls
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.fail_every and n % self.fail_every == 0:
+            raise RuntimeError(f"fake accelerator failed on call {n}")
+        return [v.copy() for v in self.values]
+
+    def fork(self) -> FakeBackend:
+        """The same fake (its state is shared and thread-safe)."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to release."""
