@@ -249,3 +249,24 @@ def test_edgetpu_model_without_delegate_or_twin_names_the_delegate(
     assert "edgetpu-custom-op" in text
     assert "libedgetpu.so.1" in text
     assert "cpu_twin" in text
+
+
+def test_openvino_caches_compiled_models_so_a_restart_does_not_recompile(
+    models: Path, tmp_path: Path
+) -> None:
+    from edgeinfer.backends.base import BackendOptions
+
+    cache = tmp_path / "ov-cache"
+    cand = Candidate(Placement("openvino", "CPU"), BackendOptions(cache_dir=cache))
+    spec = ModelSpec(
+        path=models / "mobilenet_v1_0.25_128_quant.tflite", candidates=(cand,)
+    )
+    Model.load(spec).close()
+    blobs = sorted(cache.iterdir())
+    assert blobs, "the first load writes the compiled model to the cache"
+    stamps = [b.stat().st_mtime_ns for b in blobs]
+    Model.load(spec).close()
+    assert (
+        sorted(cache.iterdir()) == blobs
+    )  # the second load reads it, writes nothing new
+    assert [b.stat().st_mtime_ns for b in blobs] == stamps

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -68,12 +67,18 @@ def test_replay_of_the_pedestrian_clip_finds_about_ten_people(
     tmp_path: Path, assets: Path, models: Path
 ) -> None:
     video = assets / "video" / "pedestrians_720p.avi"
-    cfg = load_config(write_config(tmp_path, ssd_model(models) + f"""
+    cfg = load_config(
+        write_config(
+            tmp_path,
+            ssd_model(models)
+            + f"""
 streams:
   - {{kind: camera, name: hall, source: {video}, model: ssd}}
 rules:
   - {{kind: label, name: crowd, label: person, min_score: 0.5, frames: 5}}
-"""))
+""",
+        )
+    )
     sink = Collect()
     summary = replay_file(cfg, video, None, sink)
     assert summary["samples"] == 341
@@ -100,13 +105,18 @@ def test_four_streams_share_one_openvino_backend(
         "realtime: false}\n"
         for i in range(4)
     )
-    cfg = load_config(write_config(tmp_path, f"""
+    cfg = load_config(
+        write_config(
+            tmp_path,
+            f"""
 models:
   cls:
     path: {models / "mobilenet_v1_0.25_128_quant.tflite"}
     accelerators: [{{kind: openvino, device: CPU, hint: throughput}}]
 streams:
-{streams}"""))
+{streams}""",
+        )
+    )
     sink = Collect()
     daemon = Daemon(cfg, sinks=[sink])
     daemon.load()
@@ -128,18 +138,25 @@ streams:
 
 
 def _sensor_config(tmp_path: Path, data: Path) -> Path:
-    return write_config(tmp_path, f"""
+    return write_config(
+        tmp_path,
+        f"""
 streams:
   - {{kind: csv, name: machine, path: {data}, realtime: false}}
 rules:
   - {{kind: threshold, name: hot, channel: value, above: 95, samples: 3,
       severity: critical}}
   - {{kind: threshold, name: cold, channel: value, below: 20, samples: 2}}
-""")
+""",
+    )
 
 
 def _key(alert: dict[str, Any]) -> tuple[Any, ...]:
-    return (alert["rule"], alert["timestamp"], json.dumps(alert["values"], sort_keys=True))
+    return (
+        alert["rule"],
+        alert["timestamp"],
+        json.dumps(alert["values"], sort_keys=True),
+    )
 
 
 def test_run_and_replay_raise_the_same_alerts(tmp_path: Path, assets: Path) -> None:
@@ -171,8 +188,16 @@ def test_replay_cli_prints_json_alerts_and_a_summary(
 ) -> None:
     data = assets / "sensors" / "nab" / "data" / TAXI
     path = _sensor_config(tmp_path, data)
-    proc = run_cli("replay", "--config", path, "--input", data, "--json",
-                   "--set", "rules.0.above=29000")
+    proc = run_cli(
+        "replay",
+        "--config",
+        path,
+        "--input",
+        data,
+        "--json",
+        "--set",
+        "rules.0.above=29000",
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     alerts = [x for x in lines if x["kind"] == "alert"]
@@ -185,10 +210,14 @@ def test_replay_cli_prints_json_alerts_and_a_summary(
         assert a["stream"] == "machine"
 
 
-def test_sigterm_drains_and_exits_zero(tmp_path: Path, assets: Path) -> None:
+def test_sigterm_drains_and_exits_zero(
+    tmp_path: Path, assets: Path, run_cli: Any
+) -> None:
     data = assets / "sensors" / "nab" / "data" / TAXI
     video = assets / "video" / "pedestrians_720p.avi"
-    path = write_config(tmp_path, f"""
+    path = write_config(
+        tmp_path,
+        f"""
 models:
   cls: {{path: {assets / "models" / "mobilenet_v1_0.25_128_quant.tflite"}}}
 streams:
@@ -196,10 +225,14 @@ streams:
   - {{kind: camera, name: hall, source: {video}, model: cls, loop: true}}
 rules:
   - {{kind: threshold, name: busy, channel: value, above: 20000}}
-""")
+""",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgeinfer", "run", "--config", str(path), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         time.sleep(4)
@@ -220,4 +253,8 @@ rules:
     assert logged.count() == len(alerts) == status["streams"]["taxi"]["alerts"]
     assert any(x["kind"] == "result" for x in lines)
     assert "Traceback" not in err
-    assert os.path.exists(tmp_path / "state" / "alerts.db")
+    tail = run_cli("alerts", "tail", "--config", path, "-n", "100000", "--json")
+    assert tail.returncode == 0, tail.stderr
+    assert [json.loads(x)["id"] for x in tail.stdout.splitlines()] == [
+        a["id"] for a in alerts
+    ]
