@@ -6,6 +6,9 @@
 
 Alerts go to the durable alert log first, then to the other sinks. ``stop()`` stops the
 sources, lets the workers finish what is in flight, and closes the sinks.
+
+With a broker configured (``mqtt.host``) the fleet link is one more sink, and the
+commands it receives act on the daemon through the methods under "fleet control".
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgeinfer.config import EdgeinferConfig
 from edgeinfer.config.streams import CameraStreamConfig, camera_source_kind
 from edgeinfer.loading import model_spec
+from edgeinfer.metrics import MetricsRegistry, PrometheusServer
 from edgeinfer.model import Model
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.pipeline.gate import MotionGate
@@ -31,6 +36,9 @@ from edgeinfer.rules.engine import StreamRules, build_rules
 from edgeinfer.sinks.alertlog import AlertLog
 from edgeinfer.sources import build_source
 from edgeinfer.sources.base import Frame, Reading, Source
+
+if TYPE_CHECKING:
+    from edgeinfer.mqtt import FleetLink
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 10.0
@@ -48,9 +56,16 @@ class Daemon:
     """Everything ``edgeinfer run`` runs, built from a validated config."""
 
     def __init__(
-        self, config: EdgeinferConfig, sinks: list[Sink] | None = None
+        self,
+        config: EdgeinferConfig,
+        sinks: list[Sink] | None = None,
+        *,
+        config_file: Path | None = None,
+        overrides: Sequence[str] = (),
     ) -> None:
         self.config = config
+        self.config_file = config_file  # what set_config writes and reload reads
+        self.overrides = tuple(overrides)
         self.sinks = list(sinks or [])
         self.started = time.time()
         self.stats: dict[str, StreamStats] = {
@@ -67,6 +82,13 @@ class Daemon:
         self._sensor_threads: list[threading.Thread] = []
         self._alert_lock = threading.Lock()
         self.rules: dict[str, StreamRules] = {}
+        # Fleet control: what snapshots show, what a config change left pending.
+        self.latest_frames: dict[str, Frame] = {}
+        self.latest_results: dict[str, Inference] = {}
+        self.restart_required: list[str] = []
+        self.metrics = MetricsRegistry(self.status, config.state_dir)
+        self.fleet: FleetLink | None = None
+        self._prometheus: PrometheusServer | None = None
 
     # -- building -------------------------------------------------------------------
     def load(self) -> None:
@@ -77,19 +99,25 @@ class Daemon:
                 self.models[stream.model] = Model.load(
                     model_spec(self.config, stream.model)
                 )
+        self.rules = self.build_rules(self.config)
+
+    def build_rules(self, config: EdgeinferConfig) -> dict[str, StreamRules]:
+        """Fresh rules for ``config`` over its streams and the loaded models."""
+        cameras = [s for s in config.streams if isinstance(s, CameraStreamConfig)]
         labels = {
             s.name: (set(self.models[s.model].labels.values()) or None)
             if s.model
             else set()
             for s in cameras
         }
-        sensors = [s.name for s in self.config.streams if s.name not in labels]
-        self.rules = build_rules(list(self.config.rules), labels, sensors)
+        sensors = [s.name for s in config.streams if s.name not in labels]
+        return build_rules(list(config.rules), labels, sensors)
 
     def start(self) -> None:
         """Start workers, sensor threads and sources (``load`` first)."""
         if not self.rules and self.config.streams:
             self.load()
+        self._start_fleet()
         for name, model in self.models.items():
             users = [
                 s.name
@@ -148,6 +176,7 @@ class Daemon:
     # -- data path ------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
         self.stats[frame.stream].frames_in += 1
+        self.latest_frames[frame.stream] = frame
         gate = self._gates.get(frame.stream)
         gated = gate.check(frame.image) if gate is not None else False
         if frame.stream in self.hub.streams:
@@ -155,6 +184,7 @@ class Daemon:
 
     def _on_inference(self, inference: Inference) -> None:
         frame = inference.frame
+        self.latest_results[frame.stream] = inference
         t0 = time.perf_counter()
         alerts = self.rules[frame.stream].on_inference(inference)
         stats = self.stats[frame.stream]
@@ -167,11 +197,11 @@ class Daemon:
             self.emit(alert)
 
     def _sensor_loop(self, name: str, q: queue.Queue[Reading | None]) -> None:
-        rules, stats = self.rules[name], self.stats[name]
+        stats = self.stats[name]
         while (reading := q.get()) is not None:
             stats.frames_in += 1
-            try:
-                for alert in rules.on_reading(reading):
+            try:  # looked up per reading: set_config may replace the rules
+                for alert in self.rules[name].on_reading(reading):
                     self.emit(alert)
             except Exception:  # a stage boundary: count, log, keep the stream alive
                 stats.errors += 1
@@ -217,6 +247,7 @@ class Daemon:
             q.put(None)
         for t in self._sensor_threads:
             t.join(DRAIN_TIMEOUT_S)
+        self._stop_fleet()
         for model in self.models.values():
             model.close()
         self.alert_log.close()
@@ -243,9 +274,59 @@ class Daemon:
             }
             for name, m in self.models.items()
         }
-        return {
+        out: dict[str, Any] = {
             "device": self.config.device.id,
             "uptime_s": round(time.time() - self.started, 1),
             "streams": streams,
             "models": models,
         }
+        if self.fleet is not None:
+            out["mqtt"] = self.fleet.status()
+        if self.restart_required:
+            out["restart_required"] = list(self.restart_required)
+        return out
+
+    # -- fleet control ----------------------------------------------------------------
+    def restart_stream(self, name: str) -> None:
+        """Close and reopen the source of stream ``name`` (KeyError if unknown)."""
+        source = self.sources[name]
+        log.info("restarting stream %s", name)
+        source.stop()
+        source.start()
+
+    def apply_config(
+        self,
+        config: EdgeinferConfig,
+        rules: dict[str, StreamRules] | None = None,
+        restart_required: Sequence[str] = (),
+    ) -> None:
+        """Run with ``config`` from now on, with ``rules`` if given; the sections in
+        ``restart_required`` changed in the file and wait for a restart."""
+        if rules is not None:
+            self.rules = rules
+        self.config = config
+        self.restart_required = list(restart_required)
+
+    def _start_fleet(self) -> None:
+        """The MQTT link (when a broker is configured) and the /metrics endpoint."""
+        prom = self.config.telemetry.prometheus
+        if prom.enabled:
+            self._prometheus = PrometheusServer(
+                self.metrics.collect, prom.host, prom.port
+            )
+            self._prometheus.start()
+        if not self.config.mqtt.configured:
+            log.info("no mqtt.host configured: alerts stay in the local alert log")
+            return
+        from edgeinfer.control import build_router  # noqa: PLC0415 -- only with MQTT
+        from edgeinfer.mqtt import FleetLink  # noqa: PLC0415
+
+        self.fleet = FleetLink(self, build_router())
+        self.sinks.append(self.fleet)
+        self.fleet.start()
+
+    def _stop_fleet(self) -> None:
+        if self.fleet is not None:
+            self.fleet.stop()
+        if self._prometheus is not None:
+            self._prometheus.stop()

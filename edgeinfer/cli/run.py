@@ -58,7 +58,7 @@ def run_command(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     sink = StdoutSink(json_lines=json_out, result_interval_s=0.0 if json_out else 1.0)
-    daemon = Daemon(cfg, sinks=[sink])
+    daemon = Daemon(cfg, sinks=[sink], config_file=config, overrides=overrides or [])
     try:
         daemon.load()
         daemon.start()

@@ -17,7 +17,12 @@ from edgeinfer.config.accelerators import (
     describe_accelerator,
 )
 from edgeinfer.config.device import DeviceConfig
-from edgeinfer.config.loader import dump_config, load_config, parse_config
+from edgeinfer.config.loader import (
+    dump_config,
+    load_config,
+    parse_config,
+    validate_data,
+)
 from edgeinfer.config.models import ModelConfig, PreprocessConfig
 from edgeinfer.config.mqtt import MqttConfig, TlsConfig
 from edgeinfer.config.root import EdgeinferConfig
@@ -39,4 +44,5 @@ __all__ = [
     "dump_config",
     "load_config",
     "parse_config",
+    "validate_data",
 ]

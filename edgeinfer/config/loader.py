@@ -10,6 +10,7 @@ Every failure is a ``ConfigError`` with one line per problem, e.g.::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,27 @@ def parse_config(
     Relative paths resolve against ``base_dir``; with None they stay relative.
     """
     data, where = _read_yaml(text, source)
+    return _validate(data, where, source, overrides, base_dir)
+
+
+def validate_data(
+    data: dict[str, Any],
+    source: str,
+    overrides: Sequence[str] = (),
+    base_dir: Path | None = None,
+) -> EdgeinferConfig:
+    """Validate already parsed config ``data`` (e.g. a file with a patch merged in)
+    the way ``parse_config`` validates a file; ``data`` itself is not changed."""
+    return _validate(copy.deepcopy(data), {}, source, overrides, base_dir)
+
+
+def _validate(
+    data: dict[str, Any],
+    where: dict[KeyPath, str],
+    source: str,
+    overrides: Sequence[str],
+    base_dir: Path | None,
+) -> EdgeinferConfig:
     for override in overrides:
         _apply_override(data, where, override)
     try:

@@ -1,0 +1,242 @@
+"""The fleet link: the daemon's MQTT side, as a sink and a command handler.
+
+    alerts ──> outbox (SQLite, fsynced) ──> sender ──> connection ──> broker
+    telemetry timer ──┘                                    │
+    status on connect ┘          commands <── intake <─────┘ ──> router ──> replies
+
+Nothing here blocks the data path on the network: ``on_alert`` stores the alert and
+returns; the sender thread publishes when the broker is there. ``stop`` sends the
+offline status (the last will covers a crash) and leaves what is unsent in the outbox
+for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from edgeinfer import __version__
+from edgeinfer.control.router import CommandContext, CommandRouter
+from edgeinfer.mqtt.commands import CommandIntake
+from edgeinfer.mqtt.connection import Connection, Inbound
+from edgeinfer.mqtt.messages import Message, json_message, new_id, now_iso
+from edgeinfer.mqtt.outbox import Outbox
+from edgeinfer.mqtt.sender import OutboxSender
+from edgeinfer.mqtt.topics import Topics
+from edgeinfer.pipeline.events import Inference
+from edgeinfer.rules.alert import Alert, iso_time
+
+if TYPE_CHECKING:
+    from edgeinfer.app import Daemon
+
+log = logging.getLogger(__name__)
+
+MB = 1 << 20
+
+
+class FleetLink:
+    """Publishes status, telemetry and alerts of ``daemon``; obeys its commands."""
+
+    def __init__(self, daemon: Daemon, router: CommandRouter) -> None:
+        cfg = daemon.config
+        mqtt = cfg.mqtt
+        self.daemon = daemon
+        self.device = cfg.device.id
+        self.topics = Topics(cfg.mqtt_prefix, tuple(cfg.device.groups))
+        self.outbox = Outbox(
+            cfg.state_dir / "outbox.db",
+            max_bytes=int(mqtt.outbox.max_mb * MB),
+            hard_max_bytes=int(mqtt.outbox.hard_max_mb * MB),
+        )
+        self.connection = Connection(
+            mqtt,
+            client_id=mqtt.client_id or f"edgeinfer-{self.device}",
+            will=lambda: self._status_message("offline"),
+            subscriptions=self.topics.subscriptions() if mqtt.commands.enabled else [],
+            listener=self,
+        )
+        self.sender = OutboxSender(
+            self.outbox, self.connection.publish, window=mqtt.max_inflight
+        )
+        self.commands = CommandIntake(
+            self.topics,
+            router,
+            CommandContext(daemon, self),
+            self.send,
+            mqtt.commands,
+            device=self.device,
+            response_topics=mqtt.protocol == "5",
+        )
+        self.unsent_qos0 = 0  # QoS 0 telemetry skipped while disconnected
+        self._final_status: dict[str, Any] | None = None
+        self._stop = threading.Event()
+        self._telemetry = threading.Thread(
+            target=self._telemetry_loop, name="mqtt-telemetry", daemon=True
+        )
+        pending = len(self.outbox)
+        if pending:
+            log.info("outbox holds %d unsent messages from before", pending)
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start sending, receiving and connecting; returns at once."""
+        self.sender.start()
+        self.commands.start()
+        self.connection.start()
+        self._telemetry.start()
+
+    def stop(self) -> None:
+        """Say offline, disconnect, and keep what is unsent for the next start."""
+        self._stop.set()
+        self._telemetry.join(2.0)
+        self.commands.stop()
+        self.connection.stop(farewell=self._status_message("offline", reason="stopped"))
+        self.sender.stop()
+        self._final_status = self.status()
+        self.outbox.close()
+
+    # -- sink -----------------------------------------------------------------------
+    def on_result(self, inference: Inference) -> None:
+        """Results stay local (telemetry counts them)."""
+
+    def on_alert(self, alert: Alert) -> None:
+        """Store ``alert`` in the outbox; it is published when the broker is there."""
+        body = {**alert.to_json(), "device": self.device}
+        self.send(json_message(self.topics.alerts, "alert", body))
+
+    # -- publishing -----------------------------------------------------------------
+    def send(self, message: Message, replace_topic: bool = False) -> None:
+        """QoS 1: store, then publish when possible. QoS 0: publish now or skip."""
+        if message.qos == 0:
+            if self.connection.publish(message) is None:
+                self.unsent_qos0 += 1
+            return
+        result = self.outbox.put(message, replace_topic=replace_topic)
+        if result.dropped_alerts:
+            self._report_loss(result.dropped_alerts)
+        self.sender.notify()
+
+    def _report_loss(self, dropped: list[str]) -> None:
+        log.error(
+            "outbox full (hard cap %.1f MB): dropped the %d oldest unsent alerts",
+            self.outbox.hard_max_bytes / MB,
+            len(dropped),
+        )
+        loss = Alert(
+            stream="outbox",
+            rule="outbox_overflow",
+            severity="critical",
+            timestamp=time.time(),
+            values={
+                "dropped_alerts": len(dropped),
+                "first_dropped_id": dropped[0],
+                "last_dropped_id": dropped[-1],
+                "hard_max_mb": round(self.outbox.hard_max_bytes / MB, 3),
+            },
+        )
+        self.daemon.alert_log.append(loss)
+        self.on_alert(loss)
+
+    def publish_snapshot(
+        self, stream: str, jpeg: bytes, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Send a JPEG to ``<prefix>/snapshot/<stream>`` (id in user properties)."""
+        message_id = new_id()
+        message = Message(
+            topic=self.topics.snapshot(stream),
+            payload=jpeg,
+            kind="snapshot",
+            id=message_id,
+            content_type="image/jpeg",
+            user_properties=(
+                ("id", message_id),
+                ("stream", stream),
+                *((k, str(v)) for k, v in meta.items()),
+            ),
+        )
+        self.send(message)
+        return {"topic": message.topic, "id": message_id, "bytes": len(jpeg)}
+
+    def send_telemetry(self) -> None:
+        """Publish one telemetry message now."""
+        body = {"kind": "telemetry", **self.daemon.metrics.collect()}
+        qos = self.daemon.config.telemetry.qos
+        self.send(json_message(self.topics.telemetry, "telemetry", body, qos=qos))
+
+    def send_status(self) -> None:
+        """Publish the retained online status (replacing any unsent one)."""
+        self.send(self._status_message("online"), replace_topic=True)
+
+    def _status_message(self, state: str, **extra: Any) -> Message:
+        body: dict[str, Any] = {"state": state, "device": self.device, **extra}
+        if state == "online":
+            status = self.daemon.status()
+            models = status.get("models", {})
+            first = next(iter(models.items()), None)
+            body.update(
+                name=self.daemon.config.device.name,
+                groups=list(self.daemon.config.device.groups),
+                version=__version__,
+                model=first[0] if first else None,
+                model_version=first[1].get("version", "") if first else "",
+                accelerator=first[1].get("placement") if first else None,
+                models={
+                    name: {
+                        "version": m.get("version", ""),
+                        "accelerator": m.get("placement"),
+                        "fallback": m.get("fallback", []),
+                    }
+                    for name, m in models.items()
+                },
+                uptime_s=status.get("uptime_s"),
+                started=iso_time(self.daemon.started),
+            )
+        body["timestamp"] = now_iso()
+        return json_message(self.topics.status, "status", body, retain=True)
+
+    def _telemetry_loop(self) -> None:
+        while not self._stop.wait(self.daemon.config.telemetry.interval_s):
+            try:
+                self.send_telemetry()
+            except Exception:  # a stage boundary: skip this one, try the next
+                log.exception("telemetry failed")
+
+    # -- connection events (network thread) -----------------------------------------
+    def on_connected(self, session_present: bool) -> None:
+        """Resend from the outbox, and say we are online."""
+        self.sender.on_connected()
+        try:
+            self.send_status()
+        except Exception:  # status is best effort; the connection goes on
+            log.exception("could not store the online status")
+
+    def on_disconnected(self) -> None:
+        """Hold the outbox until the next connect."""
+        self.sender.on_disconnected()
+
+    def on_acked(self, mid: int, error: str) -> None:
+        """The broker acknowledged a message."""
+        self.sender.on_acked(mid, error)
+
+    def on_message(self, message: Inbound) -> None:
+        """A command arrived."""
+        self.commands.offer(message)
+
+    # -- reporting ------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """Connection state, outbox, in-flight messages and command counters."""
+        if self._final_status is not None:
+            return self._final_status
+        return {
+            **self.connection.status().to_json(),
+            "broker": f"{self.connection.host}:{self.connection.config.port}",
+            "client_id": self.connection.client_id,
+            "prefix": self.topics.prefix,
+            "outbox": self.outbox.stats().to_json(),
+            "inflight": self.sender.inflight(),
+            "refused": self.sender.refused,
+            "unsent_qos0": self.unsent_qos0,
+            "commands": self.commands.counters.to_json(),
+        }

@@ -1,0 +1,312 @@
+"""The durable outbox: every QoS 1 message is stored here before it is published and
+deleted only when the broker has acknowledged it.
+
+SQLite in WAL mode with ``synchronous=FULL``: a message is on disk once ``put``
+returns, so it survives a broker outage, a restart and kill -9. ``pending`` hands out
+what to send in order (by kind priority, then by sequence: each topic stays in
+order). Acknowledgements are deleted in batches because losing one only means the
+message is sent again, and consumers drop duplicates by ``id``.
+
+The outbox is bounded by size. Past ``max_bytes`` the oldest messages of the kinds in
+``EVICTION_ORDER`` go (telemetry first); alerts stay. Past ``hard_max_bytes`` the
+oldest alerts go too, down to 90 % of the cap so that the report of the loss fits,
+and ``put`` returns their ids so the caller can report it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from edgeinfer.mqtt.messages import EVICTION_ORDER, SEND_PRIORITY, Kind, Message
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    prio INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    props TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_send ON outbox (prio, seq);
+CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, seq);
+"""
+_COLUMNS = "seq, id, kind, topic, payload, qos, retain, props"
+_HARD_CAP_TARGET = 0.9  # drop alerts down to this share of the cap: room for the report
+
+
+@dataclass
+class PutResult:
+    """What storing one message did: its sequence number, and what it pushed out."""
+
+    seq: int
+    evicted: int = 0
+    dropped_alerts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OutboxStats:
+    """Counters since the outbox was opened, and what it holds now."""
+
+    pending: int = 0
+    bytes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    stored: int = 0
+    acked: int = 0
+    evicted: int = 0
+    dropped_alerts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain counters for status and telemetry."""
+        return {
+            "pending": self.pending,
+            "bytes": self.bytes,
+            "by_kind": dict(self.by_kind),
+            "stored": self.stored,
+            "acked": self.acked,
+            "evicted": self.evicted,
+            "dropped_alerts": self.dropped_alerts,
+        }
+
+
+class Outbox:
+    """Messages waiting for the broker's acknowledgement; safe across threads."""
+
+    def __init__(
+        self, path: Path, max_bytes: int = 64 << 20, hard_max_bytes: int = 256 << 20
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.hard_max_bytes = max(hard_max_bytes, max_bytes)
+        self._lock = threading.Lock()
+        self._db = self._open(path)
+        self._stats = OutboxStats()
+        self._bytes, self._count = self._db.execute(
+            "SELECT coalesce(sum(size), 0), count(*) FROM outbox"
+        ).fetchone()
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        try:
+            return Outbox._connect(path)
+        except sqlite3.DatabaseError as err:
+            # A damaged file must not stop the daemon: keep it aside, start afresh.
+            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+            log.error(  # noqa: TRY400 -- the reason is enough, not a traceback
+                "outbox %s is unreadable (%s); moved to %s, starting empty",
+                path,
+                err,
+                aside,
+            )
+            path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return Outbox._connect(path)
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    # -- storing --------------------------------------------------------------------
+    def put(self, message: Message, replace_topic: bool = False) -> PutResult:
+        """Store ``message`` durably (fsynced), then enforce the size bounds.
+
+        With ``replace_topic`` earlier messages on the same topic are deleted first:
+        for retained state only the newest matters.
+        """
+        props = json.dumps(
+            {
+                "correlation_data": (message.correlation_data or b"").hex(),
+                "content_type": message.content_type,
+                "user": [list(p) for p in message.user_properties],
+            }
+        )
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if replace_topic:
+                    self._delete_where("topic = ?", (message.topic,))
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (id, kind, prio, topic, payload, "
+                    "qos, retain, props, size, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.id,
+                        message.kind,
+                        SEND_PRIORITY[message.kind],
+                        message.topic,
+                        message.payload,
+                        message.qos,
+                        int(message.retain),
+                        props,
+                        message.size,
+                        time.time(),
+                    ),
+                )
+                seq = int(cur.lastrowid or 0) if cur.rowcount else 0
+                if seq:
+                    self._bytes += message.size
+                    self._count += 1
+                    self._stats.stored += 1
+                result = PutResult(seq)
+                if self._bytes > self.max_bytes:
+                    result.evicted = self._evict()
+                if self._bytes > self.hard_max_bytes:
+                    result.dropped_alerts = self._drop_alerts()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return result
+
+    def _evict(self) -> int:
+        evicted = 0
+        for kind in EVICTION_ORDER:
+            while self._bytes > self.max_bytes:
+                rows = self._db.execute(
+                    "SELECT seq FROM outbox WHERE kind = ? ORDER BY seq LIMIT 256",
+                    (kind,),
+                ).fetchall()
+                if not rows:
+                    break
+                for (seq,) in rows:
+                    evicted += self._delete_where("seq = ?", (seq,))
+                    if self._bytes <= self.max_bytes:
+                        break
+        self._stats.evicted += evicted
+        if evicted:
+            log.warning(
+                "outbox over %d bytes: evicted %d oldest non-alert messages",
+                self.max_bytes,
+                evicted,
+            )
+        return evicted
+
+    def _drop_alerts(self) -> list[str]:
+        target = int(self.hard_max_bytes * _HARD_CAP_TARGET)
+        dropped: list[str] = []
+        while self._bytes > target:
+            rows = self._db.execute(
+                "SELECT seq, id FROM outbox WHERE kind = 'alert' ORDER BY seq LIMIT 256"
+            ).fetchall()
+            if not rows:
+                break
+            for seq, message_id in rows:
+                self._delete_where("seq = ?", (seq,))
+                dropped.append(str(message_id))
+                if self._bytes <= target:
+                    break
+        self._stats.dropped_alerts += len(dropped)
+        return dropped
+
+    def _delete_where(self, condition: str, args: tuple[Any, ...]) -> int:
+        # Keeps the in-memory size in step with the table; caller holds the lock.
+        row = self._db.execute(
+            f"SELECT coalesce(sum(size), 0), count(*) FROM outbox WHERE {condition}",  # noqa: S608 -- fixed conditions from this module
+            args,
+        ).fetchone()
+        self._db.execute(f"DELETE FROM outbox WHERE {condition}", args)  # noqa: S608
+        self._bytes -= int(row[0])
+        self._count -= int(row[1])
+        return int(row[1])
+
+    # -- sending --------------------------------------------------------------------
+    def pending(self, limit: int, skip: Iterable[int] = ()) -> list[Message]:
+        """Up to ``limit`` messages to send next, in order, leaving out ``skip`` seqs
+        (those already handed to the connection)."""
+        skipped = set(skip)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM outbox ORDER BY prio, seq LIMIT ?",  # noqa: S608
+                (limit + len(skipped),),
+            ).fetchall()
+        out = [_row_message(row) for row in rows if row[0] not in skipped]
+        return out[:limit]
+
+    def ack(self, seqs: Iterable[int]) -> int:
+        """Delete acknowledged messages (one transaction); return how many were here."""
+        batch = [(seq,) for seq in seqs]
+        if not batch:
+            return 0
+        deleted = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for (seq,) in batch:
+                    deleted += self._delete_where("seq = ?", (seq,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._stats.acked += deleted
+        return deleted
+
+    # -- reporting ------------------------------------------------------------------
+    def stats(self) -> OutboxStats:
+        """Pending messages and bytes, by kind, with the counters."""
+        with self._lock:
+            by_kind = dict(
+                self._db.execute(
+                    "SELECT kind, count(*) FROM outbox GROUP BY kind"
+                ).fetchall()
+            )
+            s = self._stats
+            return OutboxStats(
+                pending=self._count,
+                bytes=self._bytes,
+                by_kind=by_kind,
+                stored=s.stored,
+                acked=s.acked,
+                evicted=s.evicted,
+                dropped_alerts=s.dropped_alerts,
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._count)
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        with self._lock:
+            self._db.close()
+
+
+def _row_message(row: tuple[Any, ...]) -> Message:
+    seq, message_id, kind, topic, payload, qos, retain, props_text = row
+    props = json.loads(props_text)
+    return Message(
+        topic=topic,
+        payload=bytes(payload),
+        kind=cast(Kind, kind),
+        id=message_id,
+        qos=int(qos),
+        retain=bool(retain),
+        correlation_data=bytes.fromhex(props["correlation_data"]) or None,
+        content_type=props["content_type"],
+        user_properties=tuple((str(k), str(v)) for k, v in props["user"]),
+        seq=int(seq),
+    )
