@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from edgeinfer.config._base import ConfigModel, invalid
+from edgeinfer.config.detectors import AlarmConfig, DetectorConfig
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -52,6 +53,25 @@ class ThresholdRuleConfig(_RuleBase):
         return self
 
 
+class DetectorRuleConfig(_RuleBase):
+    """A streaming anomaly detector on one sensor channel (see ``detectors``)."""
+
+    kind: Literal["detector"] = Field(description="Anomaly detector on one channel.")
+    channel: str = Field(description="Channel name, as configured on the stream.")
+    detector: DetectorConfig = Field(
+        description="The statistic: robust_z, ewma, rate, seasonal or combine."
+    )
+    alarm: AlarmConfig = Field(
+        description="Thresholds on the score, warm-up, hysteresis and N-of-M."
+    )
+    gap_factor: float = Field(
+        default=10.0,
+        gt=1,
+        description="An interval over this many typical intervals is a gap.",
+    )
+
+
 RuleConfig = Annotated[
-    LabelRuleConfig | ThresholdRuleConfig, Field(discriminator="kind")
+    LabelRuleConfig | ThresholdRuleConfig | DetectorRuleConfig,
+    Field(discriminator="kind"),
 ]

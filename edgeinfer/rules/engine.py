@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from edgeinfer.config.rules import LabelRuleConfig, RuleConfig, ThresholdRuleConfig
+from edgeinfer.config.rules import (
+    DetectorRuleConfig,
+    LabelRuleConfig,
+    RuleConfig,
+    ThresholdRuleConfig,
+)
+from edgeinfer.detectors.build import build_detector
 from edgeinfer.errors import ConfigError
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.rules.alert import Alert
+from edgeinfer.rules.detector import DetectorRule
 from edgeinfer.rules.sensor import ThresholdRule
 from edgeinfer.rules.vision import LabelRule
 from edgeinfer.sources.base import Reading
+
+
+class SensorRule(Protocol):
+    """A rule fed every reading of a sensor stream."""
+
+    name: str
+
+    def on_reading(self, reading: Reading) -> Alert | None: ...
 
 
 @dataclass
@@ -18,7 +34,7 @@ class StreamRules:
     """The rule instances of one stream (each keeps its own state)."""
 
     vision: list[LabelRule] = field(default_factory=list)
-    sensor: list[ThresholdRule] = field(default_factory=list)
+    sensor: list[SensorRule] = field(default_factory=list)
 
     def on_inference(self, inference: Inference) -> list[Alert]:
         """Alerts the vision rules raise on one result."""
@@ -86,5 +102,11 @@ def build_rules(
                             severity=rule.severity,
                             cooldown_s=rule.cooldown_s,
                         )
+                    )
+        elif isinstance(rule, DetectorRuleConfig):
+            for stream in sensor_streams:
+                if _applies(rule, stream):
+                    out[stream].sensor.append(
+                        DetectorRule(rule.name, rule.channel, build_detector(rule))
                     )
     return out

@@ -1,0 +1,54 @@
+"""Streaming anomaly detectors for sensor channels: one sample in, maybe one alert out.
+
+    detector = Detector(RobustZScorer(window=288), AlarmPolicy(enter=5, exit=3))
+    for t, x in samples:                       # epoch seconds, channel value
+        if (found := detector.update(t, x)) is not None:
+            ...                                # found.score, .value, .baseline
+
+Each stage is small, per channel, and causal (an output at time t depends only on
+samples at or before t), and costs O(1) or O(log n) Python per sample:
+
+    guard       drops and counts bad samples (missing, NaN, infinite, duplicated
+                or out-of-order timestamps) and notices gaps   (``guard``)
+    scorer      how unusual the sample is: ``robust_z`` (sliding median/MAD),
+                ``ewma`` (control chart), ``rate`` (rate of change), ``seasonal``
+                (daily/weekly slots learned from timestamps), ``combine``
+                (any/all/vote over several)
+    calibrate   the statistic as surprise, -log10 of its tail probability among
+                its own recent values, so one threshold fits every channel
+    alarm       warm-up, hysteresis, N-of-M debounce, cooldown and severity
+
+A learned scorer (a small int8 model over a window of samples, on the device's
+accelerator) is meant to be one more ``Scorer`` (see ``base``) and one more entry
+in ``build``'s table; it is not part of this package yet.
+"""
+
+from edgeinfer.detectors.alarm import Alarm, AlarmPolicy
+from edgeinfer.detectors.base import NOT_READY, Scorer
+from edgeinfer.detectors.calibrate import TailCalibrator
+from edgeinfer.detectors.combine import CombinedScorer
+from edgeinfer.detectors.detector import Detection, Detector
+from edgeinfer.detectors.ewma import EwmaScorer
+from edgeinfer.detectors.guard import InputCounts, SampleGuard
+from edgeinfer.detectors.rate import RateScorer
+from edgeinfer.detectors.robust import RobustZScorer
+from edgeinfer.detectors.seasonal import SeasonalScorer
+from edgeinfer.detectors.window import SortedWindow
+
+__all__ = [
+    "NOT_READY",
+    "Alarm",
+    "AlarmPolicy",
+    "CombinedScorer",
+    "Detection",
+    "Detector",
+    "EwmaScorer",
+    "InputCounts",
+    "RateScorer",
+    "RobustZScorer",
+    "SampleGuard",
+    "Scorer",
+    "SeasonalScorer",
+    "SortedWindow",
+    "TailCalibrator",
+]

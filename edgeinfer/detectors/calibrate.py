@@ -1,0 +1,106 @@
+"""Surprise: a scorer's statistic turned into how rare it is for this channel.
+
+A z-score of 5 is rare for a quiet temperature and routine for a bursty request
+count, so one threshold cannot fit every channel in raw units. The calibrator keeps
+the last ``history`` statistics of its scorer and reports ``-log10`` of the
+probability of a statistic at least this large among them: 3 means "one sample in
+a thousand is this unusual". Within the bulk that probability is the empirical
+rank; beyond the top ``tail`` fraction, where samples are too few to rank, it is
+extrapolated with a generalised Pareto tail fitted to the excesses by the method of
+moments (the peaks-over-threshold model of extreme value theory, as in Siffer et
+al., "Anomaly detection in streams with extreme value theory", KDD 2017). Each
+statistic is scored before it joins the history, so the calibration stays causal.
+"""
+
+from __future__ import annotations
+
+import math
+
+from edgeinfer.detectors.base import NOT_READY, Scorer
+from edgeinfer.detectors.window import SortedWindow
+
+MAX_SURPRISE = 12.0
+"""Cap of the surprise (one in 10**12): beyond it "never seen" is all that is known."""
+
+MIN_EXCESSES = 10
+"""Least number of history values above the tail threshold used for the fit."""
+
+MAX_SHAPE = 0.5
+"""Largest Pareto shape used: heavier tails are fitted as this one."""
+
+
+def pareto_log10_tail(excess: float, excesses: list[float]) -> float:
+    """log10 P(Y > excess) for a generalised Pareto fitted to ``excesses``.
+
+    Method of moments with the shape clipped to [0, MAX_SHAPE]: a negative shape
+    would end the tail at a finite point and make anything past it impossible,
+    which a few dozen excesses cannot justify.
+    """
+    count = len(excesses)
+    mean = sum(excesses) / count
+    if mean <= 0:  # every tail value equals the threshold: nothing is known past it
+        return -MAX_SURPRISE
+    var = sum((y - mean) ** 2 for y in excesses) / max(count - 1, 1)
+    shape = 0.5 * (1 - mean * mean / var) if var > 0 else 0.0
+    shape = min(max(shape, 0.0), MAX_SHAPE)
+    scale = mean * (1 - shape)  # a Pareto's mean excess is scale / (1 - shape)
+    if shape < 1e-6:
+        return -excess / scale / math.log(10)
+    return -math.log10(1 + shape * excess / scale) / shape
+
+
+class TailCalibrator:
+    """Wraps a scorer; its score becomes ``-log10`` of the statistic's tail
+    probability among the last ``history`` statistics (NaN until ``min_history``)."""
+
+    def __init__(
+        self,
+        inner: Scorer,
+        history: int = 2000,
+        tail: float = 0.02,
+        min_history: int = 100,
+    ):
+        if not 0 < tail < 1:
+            raise ValueError(f"tail must be between 0 and 1, not {tail}")
+        if not MIN_EXCESSES < min_history <= history:
+            raise ValueError(
+                f"need {MIN_EXCESSES} < min_history <= history, not {min_history}, "
+                f"{history}"
+            )
+        self.inner = inner
+        self.name = inner.name
+        self.tail, self.min_history = tail, min_history
+        self._history = SortedWindow(history)
+
+    @property
+    def baseline(self) -> float:
+        """The inner scorer's baseline."""
+        return self.inner.baseline
+
+    def update(self, timestamp: float, value: float) -> float:
+        """The surprise of the inner scorer's statistic for this sample."""
+        raw = self.inner.update(timestamp, value)
+        if math.isnan(raw):
+            return NOT_READY
+        history = self._history
+        n = len(history)
+        surprise = NOT_READY
+        if n >= self.min_history:
+            surprise = self._surprise(raw, history.values, n)
+        history.push(raw)
+        return surprise
+
+    def _surprise(self, raw: float, values: list[float], n: int) -> float:
+        top = min(int((1 - self.tail) * n), n - MIN_EXCESSES)
+        threshold = values[top]
+        if raw <= threshold:
+            return -math.log10((self._history.count_at_least(raw) + 1) / (n + 1))
+        excesses = [v - threshold for v in values[top + 1 :]]
+        log_p = math.log10((n - top) / (n + 1)) + pareto_log10_tail(
+            raw - threshold, excesses
+        )
+        return min(-log_p, MAX_SURPRISE)
+
+    def on_gap(self) -> None:
+        """Passed on to the inner scorer."""
+        self.inner.on_gap()
