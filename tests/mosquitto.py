@@ -209,7 +209,9 @@ class TestClient:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     topics = sorted({m.topic for m in self.messages})
-                    raise TimeoutError(f"no matching message in {timeout} s; got {topics}")
+                    raise TimeoutError(
+                        f"no matching message in {timeout} s; got {topics}"
+                    )
                 self._cond.wait(left)
 
     def on_topic(self, topic: str) -> list[Received]:
@@ -234,7 +236,9 @@ class TestClient:
                 props.ResponseTopic = response_topic
             if correlation:
                 props.CorrelationData = correlation
-        info = self.client.publish(topic, payload, qos=1, retain=retain, properties=props)
+        info = self.client.publish(
+            topic, payload, qos=1, retain=retain, properties=props
+        )
         info.wait_for_publish(5)
 
     def request(

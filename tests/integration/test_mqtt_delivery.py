@@ -1,0 +1,199 @@
+"""Alerts reach the fleet console through broker outages and daemon crashes: each
+one at least once, in order, and exactly once after de-duplication by id."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from edgeinfer.app import Daemon
+from edgeinfer.config import load_config
+from edgeinfer.sinks.alertlog import AlertLog
+from tests.conftest import ROOT
+from tests.mosquitto import Broker, Received, TestClient
+
+pytestmark = pytest.mark.integration
+
+DEV = "edgeinfer/line4"
+ALERTS, STATUS = f"{DEV}/alerts", f"{DEV}/status"
+
+
+def write_config(tmp_path: Path, port: int, streams: bool = True) -> Path:
+    """A device with a sensor stream raising an alert every 0.2 s."""
+    series = tmp_path / "line.csv"
+    series.write_text(
+        "ts,value\n" + "".join(f"{i * 0.1:.1f},{100 * (i % 2)}\n" for i in range(100))
+    )
+    path = tmp_path / "device.yaml"
+    sensor = f"""streams:
+  - {{kind: csv, name: line, path: {series}, realtime: true, loop: true}}
+rules:
+  - {{kind: threshold, name: hot, channel: value, above: 50}}
+"""
+    path.write_text(
+        f"""device: {{id: line4}}
+state_dir: {tmp_path / "state"}
+{sensor if streams else ""}
+mqtt:
+  host: 127.0.0.1
+  port: {port}
+  reconnect_min_s: 0.2
+  reconnect_max_s: 1
+telemetry: {{interval_s: 5}}
+"""
+    )
+    return path
+
+
+def logged_ids(tmp_path: Path) -> list[str]:
+    """Ids of the alerts in the daemon's local alert log, oldest first."""
+    log = AlertLog(tmp_path / "state" / "alerts.db")
+    try:
+        return [body["id"] for _, body in log.tail(1_000_000)]
+    finally:
+        log.close()
+
+
+def unsent_alerts(tmp_path: Path) -> list[str]:
+    """Ids of the alerts waiting in the outbox."""
+    db = sqlite3.connect(tmp_path / "state" / "outbox.db")
+    try:
+        rows = db.execute("SELECT id FROM outbox WHERE kind = 'alert' ORDER BY seq")
+        return [row[0] for row in rows]
+    finally:
+        db.close()
+
+
+def alert_ids(console: TestClient) -> list[str]:
+    """Ids of the alerts the console received, duplicates included."""
+    return [m.json()["id"] for m in console.on_topic(ALERTS)]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout} s")
+        time.sleep(0.1)
+
+
+def is_status(state: str) -> Callable[[Received], bool]:
+    return lambda m: m.topic == STATUS and m.json()["state"] == state
+
+
+@pytest.fixture
+def console(broker: Broker) -> Iterator[TestClient]:
+    """The fleet console: a persistent session subscribed to status and alerts."""
+    client = TestClient(
+        broker.port, [ALERTS, STATUS], client_id="console-line4", persistent=True
+    )
+    yield client
+    client.close()
+
+
+def test_alerts_through_a_30_s_broker_outage_arrive_once_each_in_order(
+    tmp_path: Path, broker: Broker, console: TestClient
+) -> None:
+    path = write_config(tmp_path, broker.port)
+    daemon = Daemon(load_config(path), config_file=path)
+    daemon.load()
+    daemon.start()
+    try:
+        console.wait_for(lambda m: m.topic == ALERTS)
+        broker.stop()
+        time.sleep(30)  # alerts keep coming: about 150 of them
+        during = daemon.status()["mqtt"]
+        assert during["state"] != "connected"
+        assert "refused the connection" in during["error"]
+        assert during["outbox"]["by_kind"]["alert"] >= 100
+        broker.start()
+        time.sleep(2)
+        daemon.sources["line"].stop()  # no new alerts from here on
+        time.sleep(0.5)
+        expected = logged_ids(tmp_path)
+        wait_until(
+            lambda: set(alert_ids(console)) >= set(expected),
+            30,
+            "every logged alert reached the console",
+        )
+    finally:
+        daemon.stop()
+    assert logged_ids(tmp_path) == expected
+    received = alert_ids(console)
+    assert list(dict.fromkeys(received)) == expected  # once each, in order
+    assert len(received) - len(expected) <= 2 * daemon.config.mqtt.max_inflight
+    assert "alert" not in daemon.status()["mqtt"]["outbox"]["by_kind"]
+
+
+def spawn(path: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    with (tmp_path / "daemon.log").open("ab") as out:  # the child keeps its own fd
+        return subprocess.Popen(
+            [sys.executable, "-m", "edgeinfer", "run", "--config", str(path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def test_kill_9_leaves_the_last_will_and_unsent_alerts_follow_after_restart(
+    tmp_path: Path, broker: Broker, console: TestClient
+) -> None:
+    path = write_config(tmp_path, broker.port)
+    daemon = spawn(path, tmp_path)
+    try:
+        console.wait_for(is_status("online"), 30)
+        console.wait_for(lambda m: m.topic == ALERTS, 10)
+        daemon.kill()
+        daemon.wait(10)
+        will = console.wait_for(is_status("offline"), 10).json()
+        assert "reason" not in will  # the broker's last will, not a goodbye
+
+        broker.stop()  # alerts raised now can only go to the outbox
+        daemon = spawn(path, tmp_path)
+        wait_until(lambda: len(unsent_alerts(tmp_path)) >= 5, 30, "5 unsent alerts")
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(10)
+        expected = logged_ids(tmp_path)
+        assert set(unsent_alerts(tmp_path)) <= set(expected)
+
+        broker.start()
+        daemon = spawn(path, tmp_path)
+        wait_until(
+            lambda: set(alert_ids(console)) >= set(expected),
+            30,
+            "the alerts unsent at kill -9 reached the console",
+        )
+        daemon.terminate()
+        assert daemon.wait(30) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    first_seen = list(dict.fromkeys(alert_ids(console)))
+    assert first_seen[: len(expected)] == expected
+    goodbye = console.on_topic(STATUS)[-1].json()
+    assert (goodbye["state"], goodbye["reason"]) == ("offline", "stopped")
+
+
+def test_a_retained_command_is_not_run_again_on_connect(
+    tmp_path: Path, broker: Broker, console: TestClient
+) -> None:
+    console.publish(f"{DEV}/cmd/set_log_level", '{"level": "error"}', retain=True)
+    path = write_config(tmp_path, broker.port, streams=False)
+    daemon = Daemon(load_config(path), config_file=path)
+    daemon.start()
+    try:
+        assert daemon.fleet is not None
+        counters = daemon.fleet.commands.counters
+        wait_until(lambda: counters.ignored_retained == 1, 10, "the command ignored")
+        assert counters.ok == counters.failed == 0
+    finally:
+        daemon.stop()
+        console.publish(f"{DEV}/cmd/set_log_level", b"", retain=True)
