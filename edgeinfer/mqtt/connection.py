@@ -129,6 +129,7 @@ class Connection:
         self.v5 = config.protocol == "5"
         self.backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, 0.3)
         self._client: paho.Client | None = None
+        self._tls: ClientTlsContext | None = None
         self._stop = threading.Event()
         self._farewell: Message | None = None
         self._thread: threading.Thread | None = None
@@ -210,6 +211,8 @@ class Connection:
                 self._client = client
                 self._connect(client)
             except Exception as err:  # the network boundary: explain, back off, retry
+                if self._tls is not None:
+                    self._tls.close_failed()
                 self._failed(explain_connect_error(err, self.config))
                 continue
             error = self._serve(client)
@@ -233,7 +236,8 @@ class Connection:
             password = cfg.password.get_secret_value() if cfg.password else None
             client.username_pw_set(cfg.username, password)
         if cfg.tls.active:
-            client.tls_set_context(tls_context(cfg.tls, self.host))
+            self._tls = tls_context(cfg.tls)
+            client.tls_set_context(self._tls)
         client.connect_timeout = cfg.connect_timeout_s
         client.max_inflight_messages_set(cfg.max_inflight)
         client.on_connect = self._on_connect
@@ -431,34 +435,41 @@ def _ignore_socket(_client: paho.Client, _userdata: Any, _sock: Any) -> None:
     """The write-callback that keeps socket writes on the network thread."""
 
 
-class _NamedTlsContext(ssl.SSLContext):
-    """A client context that checks the broker certificate against a fixed name.
+class ClientTlsContext(ssl.SSLContext):
+    """The client side of TLS to the broker, with two additions paho lacks.
 
-    paho hands the host it connects to as ``server_hostname``; a broker reached by
-    address or through a tunnel carries another name in its certificate.
+    ``expected_name``: the name the broker certificate must carry when it differs
+    from the host connected to (a broker reached by address or through a tunnel).
+    ``last_socket``: the socket of the latest handshake, so that a failed handshake
+    inside paho can be closed instead of leaking.
     """
 
-    expected_name = ""
+    expected_name: str | None = None
+    last_socket: ssl.SSLSocket | None = None
 
     def wrap_socket(
         self, sock: socket.socket, *args: Any, **kwargs: Any
     ) -> ssl.SSLSocket:
-        kwargs["server_hostname"] = self.expected_name
-        return super().wrap_socket(sock, *args, **kwargs)
+        if self.expected_name:
+            kwargs["server_hostname"] = self.expected_name
+        wrapped = super().wrap_socket(sock, *args, **kwargs)
+        self.last_socket = wrapped
+        return wrapped
+
+    def close_failed(self) -> None:
+        """Close the socket of a handshake that failed."""
+        if self.last_socket is not None:
+            self.last_socket.close()
+            self.last_socket = None
 
 
-def tls_context(tls: TlsConfig, host: str) -> ssl.SSLContext:
+def tls_context(tls: TlsConfig) -> ClientTlsContext:
     """The client TLS context: CA (or the system's), client certificate, name check.
 
     Raises ``FileNotFoundError`` or ``ssl.SSLError`` for unusable files.
     """
-    ctx: ssl.SSLContext
-    if tls.server_name and tls.server_name != host:
-        named = _NamedTlsContext(ssl.PROTOCOL_TLS_CLIENT)
-        named.expected_name = tls.server_name
-        ctx = named
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ClientTlsContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.expected_name = tls.server_name
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if tls.ca_file is not None:
         ctx.load_verify_locations(cafile=str(tls.ca_file))
@@ -479,7 +490,7 @@ def explain_connect_error(  # noqa: PLR0911 -- one answer per kind of failure
     """One line saying why connecting failed and which setting to look at."""
     where = f"{cfg.host}:{cfg.port}"
     if isinstance(err, ssl.SSLCertVerificationError):
-        if err.verify_code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+        if err.verify_code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_
             name = cfg.tls.server_name or cfg.host
             return (
                 f"TLS: the certificate of {where} is not for {name!r} — set "
