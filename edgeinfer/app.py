@@ -88,7 +88,7 @@ class Daemon:
         self.restart_required: list[str] = []
         self.metrics = MetricsRegistry(self.status, config.state_dir)
         self.fleet: FleetLink | None = None
-        self._prometheus: PrometheusServer | None = None
+        self.metrics_server: PrometheusServer | None = None
 
     # -- building -------------------------------------------------------------------
     def load(self) -> None:
@@ -311,10 +311,10 @@ class Daemon:
         """The MQTT link (when a broker is configured) and the /metrics endpoint."""
         prom = self.config.telemetry.prometheus
         if prom.enabled:
-            self._prometheus = PrometheusServer(
+            self.metrics_server = PrometheusServer(
                 self.metrics.collect, prom.host, prom.port
             )
-            self._prometheus.start()
+            self.metrics_server.start()
         if not self.config.mqtt.configured:
             log.info("no mqtt.host configured: alerts stay in the local alert log")
             return
@@ -328,5 +328,5 @@ class Daemon:
     def _stop_fleet(self) -> None:
         if self.fleet is not None:
             self.fleet.stop()
-        if self._prometheus is not None:
-            self._prometheus.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()

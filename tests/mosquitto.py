@@ -158,7 +158,7 @@ class TestClient:
             self.client.tls_set_context(tls)
         if username is not None:
             self.client.username_pw_set(username, password)
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(1, 1)
         self.topics = topics
         self.messages: list[Received] = []
         self._cond = threading.Condition()
@@ -167,7 +167,7 @@ class TestClient:
         self.client.on_connect = self._on_connect
         props = None
         if self.v5 and persistent:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 3600
         kwargs: dict[str, Any] = {"properties": props}
         if self.v5:
@@ -231,7 +231,7 @@ class TestClient:
         """Publish at QoS 1, with MQTT 5 request properties when given."""
         props = None
         if self.v5 and (response_topic or correlation):
-            props = Properties(PacketTypes.PUBLISH)
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             if response_topic:
                 props.ResponseTopic = response_topic
             if correlation:

@@ -9,6 +9,7 @@ needing a restart. On any error nothing changes: not the file, not the daemon.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -151,7 +152,8 @@ def write_atomically(path: Path, text: str) -> None:
         finally:
             os.close(dir_fd)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # keep the first error, not the cleanup's
+            tmp.unlink(missing_ok=True)
         raise CommandError(
             f"set_config: cannot write {path}: {err.strerror or err} — nothing was "
             "changed; make the file and its directory writable by the daemon",

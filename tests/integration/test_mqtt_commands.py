@@ -13,7 +13,7 @@ import pytest
 
 from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
-from tests.mosquitto import Broker, TestClient
+from tests.mosquitto import Broker, Received, TestClient
 
 pytestmark = pytest.mark.integration
 
@@ -118,11 +118,10 @@ def test_status_is_retained_online_with_version_model_and_accelerator(
 def test_telemetry_reports_streams_models_process_and_mqtt(
     console: TestClient,
 ) -> None:
-    def ready(m: Any) -> bool:
+    def ready(m: Received) -> bool:
         if m.topic != f"{DEV}/telemetry":
             return False
-        body = m.json()
-        return body["streams"]["cam"]["inferred_fps"] > 0
+        return bool(m.json()["streams"]["cam"]["inferred_fps"] > 0)
 
     t = console.wait_for(ready).json()
     cam, line = t["streams"]["cam"], t["streams"]["line"]

@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from edgeinfer.app import Daemon
 from edgeinfer.config import parse_config
@@ -64,7 +64,7 @@ def _certificate(
     key: Any,
     issuer: tuple[Any, x509.Name] | None = None,
     *,
-    usage: ExtendedKeyUsageOID | None = None,
+    usage: ObjectIdentifier | None = None,
     dns: str | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -82,7 +82,7 @@ def test_over_the_size_telemetry_goes_first_and_alerts_stay(tmp_path: Path) -> N
 
 def test_past_the_hard_cap_the_oldest_alerts_go_and_are_named(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox.db", max_bytes=2000, hard_max_bytes=4000)
-    ids = []
+    ids: list[str] = []
     dropped: list[str] = []
     while not dropped:
         m = message("alert", len(ids), 200)
