@@ -64,6 +64,7 @@ def model_spec(config: EdgeinferConfig, name: str) -> ModelSpec:
         top_k=m.top_k,
         resize=m.preprocess.resize,
         color=m.preprocess.color,
+        interpolation=m.preprocess.interpolation,
         mean=m.preprocess.mean,
         std=m.preprocess.std,
         name=name,

@@ -48,6 +48,7 @@ class ModelSpec:
     top_k: int = 5
     resize: Literal["stretch", "letterbox"] = "stretch"
     color: Literal["rgb", "bgr"] = "rgb"
+    interpolation: Literal["linear", "area", "nearest"] = "linear"
     mean: float | Sequence[float] | None = None
     std: float | Sequence[float] | None = None
     name: str = ""
@@ -107,6 +108,7 @@ class Model:
                 self.backend.inputs[0],
                 resize=self.spec.resize,
                 color=self.spec.color,
+                interpolation=self.spec.interpolation,
                 mean=self.spec.mean,
                 std=self.spec.std,
             )

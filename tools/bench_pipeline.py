@@ -73,7 +73,12 @@ def cpu_per_frame(state: Path) -> tuple[float, dict[str, float]]:
     from edgeinfer.loading import model_spec
     from edgeinfer.model import Model
 
-    cfg = parse_config(config_text(state, SSD, "cpu", f"{{kind: camera, name: c, source: {VIDEO}, model: m}}"), "bench")
+    cfg = parse_config(
+        config_text(
+            state, SSD, "cpu", f"{{kind: camera, name: c, source: {VIDEO}, model: m}}"
+        ),
+        "bench",
+    )
     model = Model.load(model_spec(cfg, "m"))
     stages: dict[str, float] = {}
     cap = cv2.VideoCapture(str(VIDEO))
@@ -121,14 +126,21 @@ def naive_loop() -> float:
         interp.set_tensor(inp, x)
         interp.invoke()
         boxes, classes, scores, count = (interp.get_tensor(i) for i in outs)
-        _ = [(classes[0, i], boxes[0, i]) for i in range(int(count[0])) if scores[0, i] > 0.5]
+        _ = [
+            (classes[0, i], boxes[0, i])
+            for i in range(int(count[0]))
+            if scores[0, i] > 0.5
+        ]
         n += 1
     return n / (time.perf_counter() - start)
 
 
 def pipeline_one_stream(state: Path, realtime: bool) -> dict[str, object]:
     """Run the daemon on the clip; return fps, and stream stats."""
-    stream = f"{{kind: camera, name: c, source: {VIDEO}, model: m, realtime: {str(realtime).lower()}}}"
+    stream = (
+        f"{{kind: camera, name: c, source: {VIDEO}, model: m, "
+        f"realtime: {str(realtime).lower()}}}"
+    )
     cfg = parse_config(config_text(state, SSD, "cpu", stream), "bench")
     daemon = Daemon(cfg)
     daemon.load()
@@ -147,8 +159,15 @@ def four_streams_openvino(state: Path, seconds: float) -> tuple[float, int]:
     from edgeinfer.loading import model_spec
     from edgeinfer.model import Model
 
-    cfg = parse_config(config_text(state, MOBILENET, "{kind: openvino, device: CPU, hint: throughput}",
-                                   f"{{kind: camera, name: c, source: {VIDEO}, model: m}}"), "bench")
+    cfg = parse_config(
+        config_text(
+            state,
+            MOBILENET,
+            "{kind: openvino, device: CPU, hint: throughput}",
+            f"{{kind: camera, name: c, source: {VIDEO}, model: m}}",
+        ),
+        "bench",
+    )
     model = Model.load(model_spec(cfg, "m"))
     frames = decoded_frames(50)
     hub = FrameHub()
@@ -156,7 +175,9 @@ def four_streams_openvino(state: Path, seconds: float) -> tuple[float, int]:
     for name, st in stats.items():
         hub.add_stream(name, st)
     done = threading.Event()
-    workers = ModelWorkers(model, hub, lambda inf: None, stats, model.backend.preferred_workers)
+    workers = ModelWorkers(
+        model, hub, lambda inf: None, stats, model.backend.preferred_workers
+    )
     workers.start()
 
     def feed(name: str) -> None:
@@ -181,18 +202,35 @@ def four_streams_openvino(state: Path, seconds: float) -> tuple[float, int]:
 
 
 def benchmark_app(seconds: float) -> float:
-    out = subprocess.run([str(BIN / "benchmark_app"), "-m", str(MOBILENET), "-d", "CPU", "-hint",
-                          "throughput", "-t", str(int(seconds))], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            str(BIN / "benchmark_app"),
+            "-m",
+            str(MOBILENET),
+            "-d",
+            "CPU",
+            "-hint",
+            "throughput",
+            "-t",
+            str(int(seconds)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(re.search(r"Throughput:\s+([\d.]+) FPS", out).group(1))  # type: ignore[union-attr]
 
 
 def peak_rss_mb(state: Path, accel: str, seconds: float) -> float:
     """VmHWM of an ``edgeinfer run`` process with one looping MobileNet stream."""
-    cfg_path = state / f"rss-{accel.split(',')[0].strip('{ ')}.yaml"
+    cfg_path = state / f"rss-{accel.split(',', maxsplit=1)[0].strip('{ ')}.yaml"
     stream = f"{{kind: camera, name: c, source: {VIDEO}, model: m, loop: true}}"
     cfg_path.write_text(config_text(state, MOBILENET, accel, stream))
-    proc = subprocess.Popen([str(BIN / "edgeinfer"), "run", "--config", str(cfg_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BIN / "edgeinfer"), "run", "--config", str(cfg_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(seconds)
     status = Path(f"/proc/{proc.pid}/status").read_text()
     proc.send_signal(signal.SIGTERM)
@@ -206,10 +244,23 @@ def sensor_replay(state: Path) -> float:
     cfg_path.write_text(
         f"device: {{id: bench}}\nstate_dir: {state}\n"
         f"streams:\n  - {{kind: csv, name: taxi, path: {data}}}\n"
-        "rules:\n  - {kind: threshold, name: busy, channel: value, above: 30000, samples: 3}\n"
+        "rules:\n"
+        "  - {kind: threshold, name: busy, channel: value, above: 30000, samples: 3}\n"
     )
-    out = subprocess.run([str(BIN / "edgeinfer"), "replay", "--config", str(cfg_path), "--input",
-                          str(data), "--json"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            str(BIN / "edgeinfer"),
+            "replay",
+            "--config",
+            str(cfg_path),
+            "--input",
+            str(data),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(json.loads(out.strip().splitlines()[-1])["samples_per_s"])
 
 
@@ -236,14 +287,25 @@ def main() -> None:
     print(f"CPU ms per frame, each stage alone: {ms}", file=sys.stderr)
     print("| measure | reference | edgeinfer | ratio / target |")
     print("|---|---|---|---|")
-    print(f"| (a) one stream SSD, fps vs bound ({CORES} cores / {cpu * 1e3:.2f} ms CPU) | "
-          f"{bound:.1f} | {fast['fps']:.1f} | {fast['fps'] / bound:.3f} (≥ 0.90) |")
-    print(f"| (a) one stream SSD, fps vs naive loop | {naive:.1f} | {fast['fps']:.1f} | "
-          f"{fast['fps'] / naive:.3f} (≥ 1.00) |")
-    print(f"| (b) 4 streams into OpenVINO CPU ({workers} workers), fps vs benchmark_app | "
-          f"{ov_ref:.1f} | {ov_fps:.1f} | {ov_fps / ov_ref:.3f} (≥ 0.90) |")
-    print(f"| (c) latency added beyond invoke, p50 ms (e2e {lat['end_to_end']['p50']:.2f}, "
-          f"invoke {lat['infer']['p50']:.2f}) | — | {added:.2f} | < 1 ms |")
+    print(
+        f"| (a) one stream SSD, fps vs bound "
+        f"({CORES} cores / {cpu * 1e3:.2f} ms CPU) | "
+        f"{bound:.1f} | {fast['fps']:.1f} | {fast['fps'] / bound:.3f} (≥ 0.90) |"
+    )
+    print(
+        f"| (a) one stream SSD, fps vs naive loop | {naive:.1f} | {fast['fps']:.1f} | "
+        f"{fast['fps'] / naive:.3f} (≥ 1.00) |"
+    )
+    print(
+        f"| (b) 4 streams into OpenVINO CPU ({workers} workers), "
+        "fps vs benchmark_app | "
+        f"{ov_ref:.1f} | {ov_fps:.1f} | {ov_fps / ov_ref:.3f} (≥ 0.90) |"
+    )
+    print(
+        "| (c) latency added beyond invoke, p50 ms "
+        f"(e2e {lat['end_to_end']['p50']:.2f}, "
+        f"invoke {lat['infer']['p50']:.2f}) | — | {added:.2f} | < 1 ms |"
+    )
     print(f"| (d) peak RSS of run, LiteRT, MB | 120 | {rss_lite:.0f} | ≤ 120 |")
     print(f"| (d) peak RSS of run, OpenVINO, MB | 300 | {rss_ov:.0f} | ≤ 300 |")
     print(f"| (e) sensor replay, samples/s | 50000 | {sensor:.0f} | ≥ 50000 |")

@@ -22,6 +22,11 @@ class PreprocessConfig(ConfigModel):
     color: Literal["rgb", "bgr"] = Field(
         default="rgb", description="Channel order the model expects."
     )
+    interpolation: Literal["linear", "area", "nearest"] = Field(
+        default="linear",
+        description="Resize filter: linear is fastest; area keeps thin details when "
+        "shrinking a large frame a lot (use what the model was trained with).",
+    )
     mean: float | list[float] | None = Field(
         default=None,
         description="The model's real input is (pixel - mean) / std, one value or one "

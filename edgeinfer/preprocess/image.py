@@ -20,6 +20,11 @@ from edgeinfer.errors import InputError
 from edgeinfer.preprocess.quantize import apply_lut, pixel_lut
 
 LETTERBOX_FILL = 114
+INTERPOLATIONS = {
+    "linear": cv2.INTER_LINEAR,
+    "area": cv2.INTER_AREA,
+    "nearest": cv2.INTER_NEAREST,
+}
 
 
 @dataclass(frozen=True)
@@ -83,12 +88,14 @@ class ImagePreprocessor:
         *,
         resize: Literal["stretch", "letterbox"] = "stretch",
         color: Literal["rgb", "bgr"] = "rgb",
+        interpolation: Literal["linear", "area", "nearest"] = "linear",
         mean: float | Sequence[float] | None = None,
         std: float | Sequence[float] | None = None,
     ) -> None:
         self.spec = spec
         self.height, self.width, self.channels, self.nchw = image_layout(spec)
         self.resize = resize
+        self.interpolation = INTERPOLATIONS[interpolation]
         self.swap_rb = color == "rgb" and self.channels == 3
         self._lut = pixel_lut(spec, mean, std)
         self._resized = np.empty((self.height, self.width, 3), np.uint8)
@@ -126,7 +133,7 @@ class ImagePreprocessor:
                 frame,
                 (self.width, self.height),
                 dst=self._resized,
-                interpolation=cv2.INTER_LINEAR,
+                interpolation=self.interpolation,
             )
         scale = min(self.width / w, self.height / h)
         new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -144,6 +151,6 @@ class ImagePreprocessor:
             frame,
             (new_w, new_h),
             dst=self._resized[top : top + new_h, left : left + new_w],
-            interpolation=cv2.INTER_LINEAR,
+            interpolation=self.interpolation,
         )
         return self._resized
