@@ -149,7 +149,7 @@ class Connection:
         self._farewell = farewell
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout + self.config.connect_timeout_s)
+            self._thread.join(timeout)  # a connect attempt in progress is abandoned
 
     @property
     def connected(self) -> bool:
