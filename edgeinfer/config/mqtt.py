@@ -70,6 +70,13 @@ class OutboxConfig(ConfigModel):
         "reported as an alert (MB).",
     )
 
+    power_safe: bool = Field(
+        default=True,
+        description="fsync every stored message, so it survives a power loss; false: "
+        "it survives a crash or kill -9 of the daemon, and storing costs no disk "
+        "flush (the alert log still fsyncs every alert).",
+    )
+
     @model_validator(mode="after")
     def _hard_above_soft(self) -> OutboxConfig:
         if self.hard_max_mb < self.max_mb:

@@ -49,6 +49,7 @@ class FleetLink:
             cfg.state_dir / "outbox.db",
             max_bytes=int(mqtt.outbox.max_mb * MB),
             hard_max_bytes=int(mqtt.outbox.hard_max_mb * MB),
+            power_safe=mqtt.outbox.power_safe,
         )
         self.connection = Connection(
             mqtt,

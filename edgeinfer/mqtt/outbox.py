@@ -1,11 +1,12 @@
 """The durable outbox: every QoS 1 message is stored here before it is published and
 deleted only when the broker has acknowledged it.
 
-SQLite in WAL mode with ``synchronous=FULL``: a message is on disk once ``put``
-returns, so it survives a broker outage, a restart and kill -9. ``pending`` hands out
-what to send in order (by kind priority, then by sequence: each topic stays in
-order). Acknowledgements are deleted in batches because losing one only means the
-message is sent again, and consumers drop duplicates by ``id``.
+SQLite in WAL mode. With ``power_safe`` (``synchronous=FULL``) a message is on disk
+once ``put`` returns; without (``synchronous=NORMAL``) it is in the WAL file, which
+survives a crash or kill -9 of the process but not a power loss, and costs no flush.
+``pending`` hands out what to send in order (by kind priority, then by sequence: each
+topic stays in order). Acknowledgements are deleted in batches because losing one
+only means the message is sent again, and consumers drop duplicates by ``id``.
 
 The outbox is bounded by size. Past ``max_bytes`` the oldest messages of the kinds in
 ``EVICTION_ORDER`` go (telemetry first); alerts stay. Past ``hard_max_bytes`` the
@@ -88,14 +89,21 @@ class Outbox:
     """Messages waiting for the broker's acknowledgement; safe across threads."""
 
     def __init__(
-        self, path: Path, max_bytes: int = 64 << 20, hard_max_bytes: int = 256 << 20
+        self,
+        path: Path,
+        max_bytes: int = 64 << 20,
+        hard_max_bytes: int = 256 << 20,
+        power_safe: bool = True,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.power_safe = power_safe
         self.max_bytes = max_bytes
         self.hard_max_bytes = max(hard_max_bytes, max_bytes)
         self._lock = threading.Lock()
         self._db = self._open(path)
+        if not power_safe:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         self._stats = OutboxStats()
         self._bytes, self._count = self._db.execute(
             "SELECT coalesce(sum(size), 0), count(*) FROM outbox"
