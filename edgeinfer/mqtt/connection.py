@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -29,8 +27,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgeinfer.config.mqtt import MqttConfig, TlsConfig
+from edgeinfer.config.mqtt import MqttConfig
+from edgeinfer.mqtt.diagnose import explain_connect_error
 from edgeinfer.mqtt.messages import Message
+from edgeinfer.mqtt.tls import ClientTlsContext, tls_context
 from edgeinfer.sources.base import Backoff
 
 log = logging.getLogger(__name__)
@@ -433,86 +433,3 @@ class Connection:
 
 def _ignore_socket(_client: paho.Client, _userdata: Any, _sock: Any) -> None:
     """The write-callback that keeps socket writes on the network thread."""
-
-
-class ClientTlsContext(ssl.SSLContext):
-    """The client side of TLS to the broker, with two additions paho lacks.
-
-    ``expected_name``: the name the broker certificate must carry when it differs
-    from the host connected to (a broker reached by address or through a tunnel).
-    ``last_socket``: the socket of the latest handshake, so that a failed handshake
-    inside paho can be closed instead of leaking.
-    """
-
-    expected_name: str | None = None
-    last_socket: ssl.SSLSocket | None = None
-
-    def wrap_socket(
-        self, sock: socket.socket, *args: Any, **kwargs: Any
-    ) -> ssl.SSLSocket:
-        if self.expected_name:
-            kwargs["server_hostname"] = self.expected_name
-        wrapped = super().wrap_socket(sock, *args, **kwargs)
-        self.last_socket = wrapped
-        return wrapped
-
-    def close_failed(self) -> None:
-        """Close the socket of a handshake that failed."""
-        if self.last_socket is not None:
-            self.last_socket.close()
-            self.last_socket = None
-
-
-def tls_context(tls: TlsConfig) -> ClientTlsContext:
-    """The client TLS context: CA (or the system's), client certificate, name check.
-
-    Raises ``FileNotFoundError`` or ``ssl.SSLError`` for unusable files.
-    """
-    ctx = ClientTlsContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.expected_name = tls.server_name
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if tls.ca_file is not None:
-        ctx.load_verify_locations(cafile=str(tls.ca_file))
-    else:
-        ctx.load_default_certs()
-    if tls.cert_file is not None:
-        ctx.load_cert_chain(
-            str(tls.cert_file), str(tls.key_file) if tls.key_file else None
-        )
-    if tls.insecure:
-        ctx.check_hostname = False
-    return ctx
-
-
-def explain_connect_error(  # noqa: PLR0911 -- one answer per kind of failure
-    err: BaseException, cfg: MqttConfig
-) -> str:
-    """One line saying why connecting failed and which setting to look at."""
-    where = f"{cfg.host}:{cfg.port}"
-    if isinstance(err, ssl.SSLCertVerificationError):
-        if err.verify_code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_
-            name = cfg.tls.server_name or cfg.host
-            return (
-                f"TLS: the certificate of {where} is not for {name!r} — set "
-                "mqtt.tls.server_name to a name in the certificate"
-            )
-        return (
-            f"TLS: the certificate of {where} is not trusted ({err.verify_message}) "
-            "— set mqtt.tls.ca_file to the CA that signed it"
-        )
-    if isinstance(err, ssl.SSLError):
-        return f"TLS with {where} failed ({err.reason or err}) — check mqtt.tls"
-    if isinstance(err, FileNotFoundError):
-        return f"TLS file {err.filename} not found — check mqtt.tls paths"
-    if isinstance(err, ConnectionRefusedError):
-        return f"{where} refused the connection — is the broker running on that port?"
-    if isinstance(err, socket.gaierror):
-        return f"cannot resolve broker host {cfg.host!r} — check mqtt.host and DNS"
-    if isinstance(err, TimeoutError):
-        return (
-            f"no answer from {where} within {cfg.connect_timeout_s:g} s — check the "
-            "network, firewall and mqtt.port"
-        )
-    if isinstance(err, OSError):
-        return f"cannot connect to {where}: {err.strerror or err}"
-    return f"cannot connect to {where}: {type(err).__name__}: {err}"
