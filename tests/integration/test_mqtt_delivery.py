@@ -10,14 +10,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
+from edgeinfer.rules.alert import Alert
 from edgeinfer.sinks.alertlog import AlertLog
 from tests.conftest import ROOT
-from tests.mosquitto import Broker, Received, TestClient
+from tests.mosquitto import Broker, Received, TestClient, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +54,18 @@ telemetry: {{interval_s: 5}}
     return path
 
 
-def logged_ids(tmp_path: Path) -> list[str]:
-    """Ids of the alerts in the daemon's local alert log, oldest first."""
+def logged(tmp_path: Path) -> list[dict[str, Any]]:
+    """The alerts in the daemon's local alert log, oldest first."""
     log = AlertLog(tmp_path / "state" / "alerts.db")
     try:
-        return [body["id"] for _, body in log.tail(1_000_000)]
+        return [body for _, body in log.tail(1_000_000)]
     finally:
         log.close()
+
+
+def logged_ids(tmp_path: Path) -> list[str]:
+    """Ids of the alerts in the daemon's local alert log, oldest first."""
+    return [body["id"] for body in logged(tmp_path)]
 
 
 def unsent_alerts(tmp_path: Path) -> list[str]:
@@ -197,3 +204,35 @@ def test_a_retained_command_is_not_run_again_on_connect(
     finally:
         daemon.stop()
         console.publish(f"{DEV}/cmd/set_log_level", b"", retain=True)
+
+
+def test_alerts_dropped_at_the_outbox_cap_are_reported_as_an_alert(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path, free_port())  # no broker there
+    text = path.read_text().replace(
+        "  reconnect_max_s: 1\n",
+        "  reconnect_max_s: 1\n  outbox: {max_mb: 0.002, hard_max_mb: 0.004}\n",
+    )
+    path.write_text(text)
+    daemon = Daemon(load_config(path), config_file=path)
+    daemon.start()
+    try:
+        for n in range(40):
+            daemon.emit(
+                Alert(
+                    "line", "hot", "warning", time.time(), {"value": n, "pad": "x" * 80}
+                )
+            )
+        assert daemon.fleet is not None
+        outbox = daemon.status()["mqtt"]["outbox"]
+    finally:
+        daemon.stop()
+    assert outbox["dropped_alerts"] > 0
+    assert outbox["bytes"] <= 0.004 * (1 << 20)
+    losses = [body for body in logged(tmp_path) if body["rule"] == "outbox_overflow"]
+    assert losses, "the loss is in the local alert log"
+    assert losses[0]["severity"] == "critical"
+    assert losses[0]["values"]["dropped_alerts"] > 0
+    unsent = unsent_alerts(tmp_path)
+    assert losses[-1]["id"] in unsent  # and waits to be published
