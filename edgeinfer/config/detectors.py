@@ -4,13 +4,15 @@
       kind: combine
       mode: any
       members:
-        - {kind: robust_z, window: 288}
+        - {kind: range, window: 10000, margin: 0.02, weight: 1.5}
+        - {kind: robust_z, window: 1000, recent: 24}
         - {kind: seasonal, period_s: 86400, bins: 48}
-    alarm: {enter: 3.5, exit: 2.5, critical: 6}
+    alarm: {enter: 1.5, exit: 0.5, critical: 3}
 
-Each statistic is calibrated into surprise (``-log10`` of its tail probability
-among its own recent values) unless ``calibration: null``; then thresholds are in
-the statistic's raw units (z-scores).
+Each statistic except ``range`` is calibrated unless ``calibration: null``: its
+score is then ``log10`` of the return period in days of a statistic that large (1:
+once in ten days), judged against its own recent values. Uncalibrated, thresholds
+are in the statistic's raw units (z-scores; for ``range``, margins).
 """
 
 from __future__ import annotations
@@ -54,17 +56,47 @@ class CalibrationConfig(ConfigModel):
         return self
 
 
+class DeseasonConfig(ConfigModel):
+    """Score the sample minus what is usual at its time of the cycle."""
+
+    period_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Cycle length in seconds: 86400 daily, 604800 weekly.",
+    )
+    bins: int = Field(default=48, ge=1, description="Slots per cycle.")
+    alpha: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="Weight of the latest cycle in each slot's mean.",
+    )
+
+
 class _ScorerBase(ConfigModel):
     name: str | None = Field(
         default=None, description="Name reported in alerts; default: the kind."
     )
     calibration: CalibrationConfig | None = Field(
         default_factory=CalibrationConfig,
-        description="Score as surprise (log10 units); null: raw statistic.",
+        description="Score as log10 return period in days; null: raw statistic.",
+    )
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        description="In a combine: multiplies the score (puts a raw member on the "
+        "members' common scale).",
     )
 
 
-class RobustZConfig(_ScorerBase):
+class _Deseasonable(_ScorerBase):
+    deseason: DeseasonConfig | None = Field(
+        default=None,
+        description="Remove the daily (or weekly) pattern first; {} for defaults.",
+    )
+
+
+class RobustZConfig(_Deseasonable):
     """Distance from a sliding median in MAD units (spikes, level shifts)."""
 
     kind: Literal["robust_z"] = Field(description="Robust z-score.")
@@ -88,7 +120,7 @@ class RobustZConfig(_ScorerBase):
         return self
 
 
-class EwmaConfig(_ScorerBase):
+class EwmaConfig(_Deseasonable):
     """EWMA control chart against a slowly learned mean and spread (drift)."""
 
     kind: Literal["ewma"] = Field(description="EWMA control chart.")
@@ -107,7 +139,7 @@ class EwmaConfig(_ScorerBase):
     )
 
 
-class RateConfig(_ScorerBase):
+class RateConfig(_Deseasonable):
     """Robust z-score of the rate of change per second (sudden jumps)."""
 
     kind: Literal["rate"] = Field(description="Rate of change.")
@@ -135,8 +167,26 @@ class SeasonalConfig(_ScorerBase):
     )
 
 
+class RangeConfig(_ScorerBase):
+    """A value beyond the min/max of the last samples (new highs and lows)."""
+
+    kind: Literal["range"] = Field(description="New extremes.")
+    window: int = Field(
+        default=10_000, ge=50, description="Samples whose range is the reference."
+    )
+    margin: float = Field(
+        default=0.02,
+        gt=0,
+        description="Score unit: this fraction of the window's span beyond it.",
+    )
+    calibration: CalibrationConfig | None = Field(
+        default=None,
+        description="Usually none: a new extreme is rare by construction.",
+    )
+
+
 MemberConfig = Annotated[
-    RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig,
+    RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig | RangeConfig,
     Field(discriminator="kind"),
 ]
 """One statistic. (A learned model scoring windows would be one more kind here.)"""
@@ -155,31 +205,24 @@ class CombineConfig(ConfigModel):
     members: list[MemberConfig] = Field(
         min_length=1, description="The statistics joined (on one scale)."
     )
-    scales: list[float] | None = Field(
-        default=None,
-        description="Divide each member's score by its scale (raw members on one "
-        "scale); default: all 1.",
-    )
 
     @model_validator(mode="after")
-    def _consistent(self) -> CombineConfig:
+    def _enough_voters(self) -> CombineConfig:
         if self.mode == "vote" and self.votes > len(self.members):
             raise invalid(
                 f"votes ({self.votes}) is more than the {len(self.members)} members",
                 f"set votes to at most {len(self.members)}",
             )
-        if self.scales is not None and (
-            len(self.scales) != len(self.members) or min(self.scales) <= 0
-        ):
-            raise invalid(
-                "scales must hold one positive number per member",
-                f"give {len(self.members)} positive numbers, or remove scales",
-            )
         return self
 
 
 DetectorConfig = Annotated[
-    RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig | CombineConfig,
+    RobustZConfig
+    | EwmaConfig
+    | RateConfig
+    | SeasonalConfig
+    | RangeConfig
+    | CombineConfig,
     Field(discriminator="kind"),
 ]
 """The statistic of a detector rule, discriminated on ``kind``."""

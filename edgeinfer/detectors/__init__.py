@@ -12,10 +12,12 @@ samples at or before t), and costs O(1) or O(log n) Python per sample:
                 or out-of-order timestamps) and notices gaps   (``guard``)
     scorer      how unusual the sample is: ``robust_z`` (sliding median/MAD),
                 ``ewma`` (control chart), ``rate`` (rate of change), ``seasonal``
-                (daily/weekly slots learned from timestamps), ``combine``
-                (any/all/vote over several)
-    calibrate   the statistic as surprise, -log10 of its tail probability among
-                its own recent values, so one threshold fits every channel
+                (daily/weekly slots learned from timestamps), ``range`` (new
+                highs and lows), ``combine`` (any/all/vote over several); any of
+                the first three may see the data with its daily pattern removed
+    calibrate   the statistic as the log10 return period (days) of a value that
+                unusual among its own recent values, so one threshold fits every
+                channel and every sampling rate
     alarm       warm-up, hysteresis, N-of-M debounce, cooldown and severity
 
 A learned scorer (a small int8 model over a window of samples, on the device's
@@ -29,10 +31,15 @@ from edgeinfer.detectors.calibrate import TailCalibrator
 from edgeinfer.detectors.combine import CombinedScorer
 from edgeinfer.detectors.detector import Detection, Detector
 from edgeinfer.detectors.ewma import EwmaScorer
-from edgeinfer.detectors.guard import InputCounts, SampleGuard
+from edgeinfer.detectors.guard import InputCounts, SampleGuard, TypicalInterval
+from edgeinfer.detectors.range import RangeScorer
 from edgeinfer.detectors.rate import RateScorer
 from edgeinfer.detectors.robust import RobustZScorer
-from edgeinfer.detectors.seasonal import SeasonalScorer
+from edgeinfer.detectors.seasonal import (
+    Deseasonalized,
+    SeasonalProfile,
+    SeasonalScorer,
+)
 from edgeinfer.detectors.window import SortedWindow
 
 __all__ = [
@@ -40,15 +47,19 @@ __all__ = [
     "Alarm",
     "AlarmPolicy",
     "CombinedScorer",
+    "Deseasonalized",
     "Detection",
     "Detector",
     "EwmaScorer",
     "InputCounts",
+    "RangeScorer",
     "RateScorer",
     "RobustZScorer",
     "SampleGuard",
     "Scorer",
+    "SeasonalProfile",
     "SeasonalScorer",
     "SortedWindow",
     "TailCalibrator",
+    "TypicalInterval",
 ]

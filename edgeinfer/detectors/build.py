@@ -8,6 +8,7 @@ from typing import Any
 from edgeinfer.config.detectors import (
     CombineConfig,
     EwmaConfig,
+    RangeConfig,
     RateConfig,
     RobustZConfig,
     SeasonalConfig,
@@ -19,9 +20,14 @@ from edgeinfer.detectors.calibrate import TailCalibrator
 from edgeinfer.detectors.combine import CombinedScorer
 from edgeinfer.detectors.detector import Detector
 from edgeinfer.detectors.ewma import EwmaScorer
+from edgeinfer.detectors.range import RangeScorer
 from edgeinfer.detectors.rate import RateScorer
 from edgeinfer.detectors.robust import RobustZScorer
-from edgeinfer.detectors.seasonal import SeasonalScorer
+from edgeinfer.detectors.seasonal import (
+    Deseasonalized,
+    SeasonalProfile,
+    SeasonalScorer,
+)
 
 # kind -> the scorer built from that kind's config (a learned scorer joins here).
 _SCORERS: dict[str, Callable[[Any, str], Scorer]] = {
@@ -31,21 +37,27 @@ _SCORERS: dict[str, Callable[[Any, str], Scorer]] = {
     "seasonal": lambda c, name: SeasonalScorer(
         c.period_s, c.bins, c.alpha, c.min_cycles, name=name
     ),
+    "range": lambda c, name: RangeScorer(c.window, c.margin, name=name),
 }
 
-MemberConfig = RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig
+MemberConfig = RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig | RangeConfig
 
 
 def build_scorer(config: MemberConfig | CombineConfig) -> Scorer:
-    """The scorer a detector config describes, calibrated if it asks to be."""
+    """The scorer a detector config describes: deseasonalized and calibrated if
+    it asks to be."""
     if isinstance(config, CombineConfig):
         return CombinedScorer(
             [build_scorer(member) for member in config.members],
             mode=config.mode,
             votes=config.votes,
-            scales=config.scales,
+            weights=[member.weight for member in config.members],
         )
     scorer = _SCORERS[config.kind](config, config.name or config.kind)
+    deseason = getattr(config, "deseason", None)
+    if deseason is not None:
+        profile = SeasonalProfile(deseason.period_s, deseason.bins, deseason.alpha)
+        scorer = Deseasonalized(scorer, profile)
     calibration = config.calibration
     if calibration is None:
         return scorer

@@ -1,15 +1,21 @@
-"""Surprise: a scorer's statistic turned into how rare it is for this channel.
+"""Calibration: a scorer's statistic turned into how rarely this channel does that.
 
 A z-score of 5 is rare for a quiet temperature and routine for a bursty request
-count, so one threshold cannot fit every channel in raw units. The calibrator keeps
-the last ``history`` statistics of its scorer and reports ``-log10`` of the
-probability of a statistic at least this large among them: 3 means "one sample in
-a thousand is this unusual". Within the bulk that probability is the empirical
-rank; beyond the top ``tail`` fraction, where samples are too few to rank, it is
-extrapolated with a generalised Pareto tail fitted to the excesses by the method of
-moments (the peaks-over-threshold model of extreme value theory, as in Siffer et
-al., "Anomaly detection in streams with extreme value theory", KDD 2017). Each
-statistic is scored before it joins the history, so the calibration stays causal.
+count, and one sample in a thousand is rare for an hourly reading and routine for
+one a second, so one threshold cannot fit every channel in raw units. The
+calibrator keeps the last ``history`` statistics of its scorer and estimates ``p``,
+the probability of a statistic at least this large among them. Within the bulk
+that is the empirical rank; beyond the top ``tail`` fraction, where samples are too
+few to rank, it is extrapolated with a generalised Pareto tail fitted to the
+excesses by the method of moments (the peaks-over-threshold model of extreme value
+theory, as in Siffer et al., "Anomaly detection in streams with extreme value
+theory", KDD 2017).
+
+The score is the return period of such a statistic, in days, as ``log10``: with
+samples every ``dt`` seconds an event of probability ``p`` per sample comes back
+every ``dt / p`` seconds on average. 0 means "about once a day", 1 "once in ten
+days", 2 "once in a hundred days", whatever the sampling rate. Each statistic is
+scored before it joins the history, so the calibration stays causal.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from __future__ import annotations
 import math
 
 from edgeinfer.detectors.base import NOT_READY, Scorer
+from edgeinfer.detectors.guard import TypicalInterval
 from edgeinfer.detectors.window import SortedWindow
 
 MAX_SURPRISE = 12.0
-"""Cap of the surprise (one in 10**12): beyond it "never seen" is all that is known."""
+"""Cap of ``-log10 p`` (one in 10**12): beyond it "never seen" is all that is known."""
+
+SECONDS_PER_DAY = 86_400.0
 
 MIN_EXCESSES = 10
 """Least number of history values above the tail threshold used for the fit."""
@@ -50,8 +59,8 @@ def pareto_log10_tail(excess: float, excesses: list[float]) -> float:
 
 
 class TailCalibrator:
-    """Wraps a scorer; its score becomes ``-log10`` of the statistic's tail
-    probability among the last ``history`` statistics (NaN until ``min_history``)."""
+    """Wraps a scorer; its score becomes ``log10`` of the return period in days of
+    its statistic among the last ``history`` ones (NaN until ``min_history``)."""
 
     def __init__(
         self,
@@ -71,6 +80,7 @@ class TailCalibrator:
         self.name = inner.name
         self.tail, self.min_history = tail, min_history
         self._history = SortedWindow(history)
+        self._interval = TypicalInterval()
 
     @property
     def baseline(self) -> float:
@@ -78,19 +88,22 @@ class TailCalibrator:
         return self.inner.baseline
 
     def update(self, timestamp: float, value: float) -> float:
-        """The surprise of the inner scorer's statistic for this sample."""
+        """log10 of the return period (days) of the inner scorer's statistic."""
+        self._interval.update(timestamp)
         raw = self.inner.update(timestamp, value)
         if math.isnan(raw):
             return NOT_READY
         history = self._history
         n = len(history)
-        surprise = NOT_READY
+        score = NOT_READY
         if n >= self.min_history:
-            surprise = self._surprise(raw, history.values, n)
+            per_day = math.log10(self._interval.value / SECONDS_PER_DAY)
+            score = self.surprise(raw, history.values, n) + per_day
         history.push(raw)
-        return surprise
+        return score
 
-    def _surprise(self, raw: float, values: list[float], n: int) -> float:
+    def surprise(self, raw: float, values: list[float], n: int) -> float:
+        """``-log10 p`` of ``raw`` among the sorted ``values`` (``n`` of them)."""
         top = min(int((1 - self.tail) * n), n - MIN_EXCESSES)
         threshold = values[top]
         if raw <= threshold:

@@ -1,9 +1,9 @@
 """Several scorers on one channel, joined into one score (any, all, or a vote).
 
 Members should share a scale for the join to mean anything, which calibrated
-members do (every score is a surprise in log10 units); raw members can be put on a
-common scale with ``scales`` (each score is divided by its scale, so a scale equal
-to the member's own threshold makes 1.0 the common threshold).
+members do (every score is a return period in log10 days); a raw member is put on
+that scale with its ``weight`` (its score is multiplied by it, so a weight equal to
+the common threshold makes the member's own 1.0 the threshold).
 
 - ``any``: the largest member score; alarms when any member would.
 - ``all``: the smallest; alarms only when every member would.
@@ -32,22 +32,22 @@ class CombinedScorer:
         members: Sequence[Scorer],
         mode: Mode = "any",
         votes: int = 1,
-        scales: Sequence[float] | None = None,
+        weights: Sequence[float] | None = None,
         name: str = "combine",
     ):
         if not members:
             raise ValueError("a combination needs at least one member")
         if mode == "vote" and not 1 <= votes <= len(members):
             raise ValueError(f"votes must be between 1 and {len(members)}, not {votes}")
-        scales = list(scales) if scales is not None else [1.0] * len(members)
-        if len(scales) != len(members) or any(s <= 0 for s in scales):
-            raise ValueError("scales: one positive number per member")
+        weights = list(weights) if weights is not None else [1.0] * len(members)
+        if len(weights) != len(members) or any(w <= 0 for w in weights):
+            raise ValueError("weights: one positive number per member")
         self.name = name
         self.members = list(members)
         self.mode = mode
         # any: the 1st largest; all: the len-th largest; vote: the votes-th.
         self._rank = {"any": 1, "all": len(members), "vote": votes}[mode]
-        self._scales = scales
+        self._weights = weights
         self.leader: Scorer = self.members[0]
         self.scores: list[float] = [NOT_READY] * len(members)
 
@@ -60,7 +60,7 @@ class CombinedScorer:
         """Every member scores the sample; the join of their scores."""
         scores = self.scores
         for i, member in enumerate(self.members):
-            scores[i] = member.update(timestamp, value) / self._scales[i]
+            scores[i] = member.update(timestamp, value) * self._weights[i]
         ready = [(s, i) for i, s in enumerate(scores) if not math.isnan(s)]
         if len(ready) < self._rank or (self.mode == "all" and len(ready) < len(scores)):
             return NOT_READY

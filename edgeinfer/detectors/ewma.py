@@ -5,7 +5,9 @@ compared with the process mean, in units of its own standard deviation
 ``sigma * sqrt(lam / (2 - lam))``. Small ``lam`` averages many samples and finds
 small sustained shifts; ``lam = 1`` scores each sample alone (a Shewhart chart).
 The process mean and variance are learned online with weight ``alpha``, so the
-chart follows slow drift but not a sudden change.
+chart follows slow drift but not a sudden change. Until ``1 / alpha`` samples have
+been seen they are plain running averages (weight ``1 / count``), so a chart with a
+long memory is still usable after ``MIN_SAMPLES``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import math
 
 from edgeinfer.detectors.base import NOT_READY
 
+MIN_SAMPLES = 30
+"""Samples learned before the chart scores."""
+
 RELATIVE_FLOOR = 1e-9
 """Least standard deviation, relative to the mean's magnitude (a flat start)."""
 
 
 class EwmaScorer:
     """``|ewma_lam(x) - mean| / (sd * sqrt(lam / (2 - lam)))``, mean and sd learned
-    with weight ``alpha``; ready after ``1 / alpha`` samples (one time constant)."""
+    with weight ``alpha``; ready after ``MIN_SAMPLES`` samples."""
 
     def __init__(self, alpha: float = 0.01, lam: float = 1.0, name: str = "ewma"):
         if not 0 < alpha < 1:
@@ -31,7 +36,6 @@ class EwmaScorer:
         self.alpha, self.lam = alpha, lam
         self.baseline = math.nan
         self._factor = math.sqrt(lam / (2 - lam))
-        self._ready_after = math.ceil(1 / alpha)
         self._count = 0
         self._smooth = self._mean = self._var = 0.0
 
@@ -46,12 +50,14 @@ class EwmaScorer:
         mean = self._mean
         self.baseline = mean
         score = NOT_READY
-        if self._count > self._ready_after:
+        if self._count > MIN_SAMPLES:
             sd = max(math.sqrt(self._var), RELATIVE_FLOOR * max(1.0, abs(mean)))
             score = abs(self._smooth - mean) / (sd * self._factor)
+        # Running average over the first 1 / alpha samples, then exponential.
+        weight = max(self.alpha, 1 / self._count)
         residual = value - mean
-        self._mean = mean + self.alpha * residual
-        self._var = (1 - self.alpha) * (self._var + self.alpha * residual * residual)
+        self._mean = mean + weight * residual
+        self._var = (1 - weight) * (self._var + weight * residual * residual)
         return score
 
     def on_gap(self) -> None:

@@ -58,21 +58,48 @@ class InputCounts:
         return asdict(self)
 
 
+class TypicalInterval:
+    """The usual spacing of samples (s), learned from their timestamps.
+
+    An exponentially weighted mean of the intervals, each weighing
+    ``TYPICAL_INTERVAL_ALPHA``; an interval over ``gap_factor`` times the current
+    estimate is a gap and is left out, so a night of silence does not make the
+    sensor look slow. NaN until the second sample.
+    """
+
+    def __init__(self, gap_factor: float = 10.0) -> None:
+        self.gap_factor = gap_factor
+        self.value = math.nan
+        self._last = math.nan
+
+    def update(self, timestamp: float) -> bool:
+        """Learn from the sample at ``timestamp`` (increasing); True after a gap."""
+        interval = timestamp - self._last
+        self._last = timestamp
+        typical = self.value
+        if math.isnan(typical):
+            if interval > 0:  # NaN for the first sample
+                self.value = interval
+            return False
+        if interval > self.gap_factor * typical:
+            return True
+        self.value = typical + TYPICAL_INTERVAL_ALPHA * (interval - typical)
+        return False
+
+
 class SampleGuard:
     """Checks samples in arrival order; ``check`` says whether one may be scored.
 
-    The typical interval is learned as a running (exponentially weighted) mean of
-    past intervals; an interval over ``gap_factor`` times it is a gap, and does
-    not itself enter the running mean.
+    An interval over ``gap_factor`` times the typical one (``TypicalInterval``) is
+    a gap.
     """
 
     def __init__(self, gap_factor: float = 10.0) -> None:
         if gap_factor <= 1:
             raise ValueError(f"gap_factor must be greater than 1, not {gap_factor}")
-        self.gap_factor = gap_factor
         self.counts = InputCounts()
+        self.interval = TypicalInterval(gap_factor)
         self.last_time = -math.inf
-        self.typical_interval = math.nan
 
     def check(self, timestamp: float, value: float | None) -> Verdict | None:
         """``ok`` or ``gap`` for a good sample, None (counted) for a dropped one."""
@@ -80,17 +107,10 @@ class SampleGuard:
         if fault is not None:
             setattr(self.counts, fault, getattr(self.counts, fault) + 1)
             return None
-        interval = timestamp - self.last_time
         self.last_time = timestamp
-        typical = self.typical_interval
-        if math.isnan(typical):  # the first sample, or the first interval
-            if interval != math.inf:
-                self.typical_interval = interval
-            return "ok"
-        if interval > self.gap_factor * typical:
+        if self.interval.update(timestamp):
             self.counts.gap += 1
             return "gap"
-        self.typical_interval = typical + TYPICAL_INTERVAL_ALPHA * (interval - typical)
         return "ok"
 
     def _fault(self, timestamp: float, value: float | None) -> str | None:
