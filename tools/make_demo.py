@@ -48,6 +48,8 @@ MODEL_FILE = "conveyor_int8.tflite"
 VIDEO_FILE = "conveyor.mp4"
 CHANNELS = (16, 32, 64)
 MAX_ACCURACY_DROP = 0.03  # int8 against float, on the held-out set
+# Golden scores are taken on LiteRT; other runtimes round int8 arithmetic differently.
+GOLDEN_TOLERANCE = 0.15
 FPS = 15
 BELT_SPEED = 10  # pixels per frame
 PART_PITCH = 400  # pixels between the centres of successive parts
@@ -190,8 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="small data and few epochs (for tests)"
     )
+    parser.add_argument(
+        "--max-drop",
+        type=float,
+        default=MAX_ACCURACY_DROP,
+        help="fail when int8 accuracy is this much below float (default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    sizes = Sizes(800, 300, 100, 3) if args.quick else Sizes()
+    sizes = Sizes(400, 150, 100, 3) if args.quick else Sizes()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
@@ -241,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
             "recall": per_class,
         }
         log(f"int8 on {backend}: accuracy {acc:.3f}, agreement with float {agree:.3f}")
-        if float_acc - acc > MAX_ACCURACY_DROP:
+        if float_acc - acc > args.max_drop:
             log(
                 f"int8 accuracy on {backend} dropped {float_acc - acc:.3f} "
-                f"(> {MAX_ACCURACY_DROP}); not writing a manifest"
+                f"(> {args.max_drop}); not writing a manifest"
             )
             return 1
 
@@ -287,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "output": {"decoding": "classification", "scores": "softmax"},
         "golden": golden,
-        "golden_tolerance": 0.05,
+        "golden_tolerance": GOLDEN_TOLERANCE,
         "latency_budget_ms": LATENCY_BUDGET_MS,
         "build": {
             "tool": "tools/make_demo.py",

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,6 +67,26 @@ def run_command(
         daemon.stop()
     if json_out:
         print_json({"kind": "status", **daemon.status()})
+    else:
+        _print_summary(daemon.status())
+
+
+def _print_summary(status: dict[str, Any]) -> None:
+    """One line per stream and model when the daemon stops, for people."""
+    for name, s in status["streams"].items():
+        e2e = s["latency_ms"].get("end_to_end", {})
+        p50 = f", end-to-end p50 {e2e['p50']:.1f} ms" if e2e.get("p50") else ""
+        typer.echo(
+            f"stream {name}: {s['frames_in']} frames, {s['inferred']} inferred, "
+            f"{s['dropped']} dropped, {s['gated']} gated, {s['errors']} errors, "
+            f"{s['alerts']} alerts{p50}"
+        )
+    for name, m in status["models"].items():
+        fallback = "; ".join(f"{f['placement']}: {f['reason']}" for f in m["fallback"])
+        typer.echo(
+            f"model {name}: {m['placement']}"
+            + (f" (skipped {fallback})" if fallback else "")
+        )
 
 
 def replay_command(
