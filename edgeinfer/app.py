@@ -149,7 +149,9 @@ class Daemon:
         sink: Callable[[Any], None]
         if isinstance(stream, CameraStreamConfig):
             if stream.model:
-                self.hub.add_stream(name, self.stats[name])
+                # As many frames in flight as the model has workers, in order.
+                depth = self.models[stream.model].backend.preferred_workers
+                self.hub.add_stream(name, self.stats[name], depth)
             if stream.motion_gate.enabled:
                 self._gates[name] = MotionGate(stream.motion_gate.threshold)
             if camera_source_kind(stream.source) == "file" and not stream.realtime:

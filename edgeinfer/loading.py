@@ -35,7 +35,7 @@ def candidate_from_accelerator(
         )
     elif isinstance(acc, LiteRTConfig):
         extra = {"delegate_path": str(acc.delegate_path)} if acc.delegate_path else {}
-        options = BackendOptions(threads=acc.threads, extra=extra)
+        options = BackendOptions(threads=acc.threads, streams=acc.workers, extra=extra)
     else:
         options = BackendOptions(threads=acc.threads)
     return Candidate(placement, options)

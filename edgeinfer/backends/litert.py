@@ -132,7 +132,10 @@ class LiteRTBackend:
             ) from err
         return [interp.get_tensor(idx) for idx in self._out_idx]
 
-    preferred_workers = 1
+    @property
+    def preferred_workers(self) -> int:
+        """One worker per interpreter: as many as configured (``workers``)."""
+        return max(1, self._args[2].streams)
 
     def fork(self) -> LiteRTBackend:
         """A second interpreter on the same model and device (interpreters are not

@@ -42,6 +42,14 @@ class LiteRTConfig(ConfigModel):
         description="cpu, or an Edge TPU: edgetpu (any), usb, usb:N or pci:N.",
     )
     threads: int = Field(default=0, ge=0, description="CPU threads; 0 uses every core.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Interpreters run side by side, each by its own worker. One "
+        "(with every core in its threads) gives each frame the lowest latency; one "
+        "per core with threads: 1 gives the most frames/s, even on a single stream.",
+    )
     delegate_path: ConfigPath | None = Field(
         default=None,
         description="Explicit libedgetpu path; default: the system library.",

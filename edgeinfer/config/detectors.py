@@ -1,6 +1,6 @@
 """Detector settings of a ``kind: detector`` rule: which statistic, and its alarm.
 
-    detector:
+    scorer:
       kind: combine
       mode: any
       members:
@@ -99,7 +99,7 @@ class _Deseasonable(_ScorerBase):
 class RobustZConfig(_Deseasonable):
     """Distance from a sliding median in MAD units (spikes, level shifts)."""
 
-    kind: Literal["robust_z"] = Field(description="Robust z-score.")
+    kind: Literal["robust_z"] = Field(default="robust_z", description="Robust z-score.")
     window: int = Field(
         default=288, ge=10, description="Samples in the sliding window."
     )
@@ -123,7 +123,7 @@ class RobustZConfig(_Deseasonable):
 class EwmaConfig(_Deseasonable):
     """EWMA control chart against a slowly learned mean and spread (drift)."""
 
-    kind: Literal["ewma"] = Field(description="EWMA control chart.")
+    kind: Literal["ewma"] = Field(default="ewma", description="EWMA control chart.")
     alpha: float = Field(
         default=0.01,
         gt=0,
@@ -142,14 +142,16 @@ class EwmaConfig(_Deseasonable):
 class RateConfig(_Deseasonable):
     """Robust z-score of the rate of change per second (sudden jumps)."""
 
-    kind: Literal["rate"] = Field(description="Rate of change.")
+    kind: Literal["rate"] = Field(default="rate", description="Rate of change.")
     window: int = Field(default=288, ge=10, description="Past rates compared with.")
 
 
 class SeasonalConfig(_ScorerBase):
     """Distance from what is usual at this time of the cycle (off-cycle values)."""
 
-    kind: Literal["seasonal"] = Field(description="Seasonal baseline.")
+    kind: Literal["seasonal"] = Field(
+        default="seasonal", description="Seasonal baseline."
+    )
     period_s: float = Field(
         default=86_400.0,
         gt=0,
@@ -170,7 +172,7 @@ class SeasonalConfig(_ScorerBase):
 class RangeConfig(_ScorerBase):
     """A value beyond the min/max of the last samples (new highs and lows)."""
 
-    kind: Literal["range"] = Field(description="New extremes.")
+    kind: Literal["range"] = Field(default="range", description="New extremes.")
     window: int = Field(
         default=10_000, ge=50, description="Samples whose range is the reference."
     )
@@ -195,7 +197,9 @@ MemberConfig = Annotated[
 class CombineConfig(ConfigModel):
     """Several statistics on the channel, joined into one score."""
 
-    kind: Literal["combine"] = Field(description="A combination of detectors.")
+    kind: Literal["combine"] = Field(
+        default="combine", description="A combination of detectors."
+    )
     mode: Literal["any", "all", "vote"] = Field(
         default="any",
         description="any: the highest member score; all: the lowest; vote: the "

@@ -56,10 +56,12 @@ class ThresholdRuleConfig(_RuleBase):
 class DetectorRuleConfig(_RuleBase):
     """A streaming anomaly detector on one sensor channel (see ``detectors``)."""
 
-    kind: Literal["detector"] = Field(description="Anomaly detector on one channel.")
+    kind: Literal["detector"] = Field(
+        default="detector", description="Anomaly detector on one channel."
+    )
     channel: str = Field(description="Channel name, as configured on the stream.")
-    detector: DetectorConfig = Field(
-        description="The statistic: robust_z, ewma, rate, seasonal or combine."
+    scorer: DetectorConfig = Field(
+        description="The statistic: robust_z, ewma, rate, seasonal, range or combine."
     )
     alarm: AlarmConfig = Field(
         description="Thresholds on the score, warm-up, hysteresis and N-of-M."

@@ -79,4 +79,4 @@ def build_detector(rule: DetectorRuleConfig) -> Detector:
         critical=alarm.critical,
         severity=rule.severity,
     )
-    return Detector(build_scorer(rule.detector), policy, rule.gap_factor)
+    return Detector(build_scorer(rule.scorer), policy, rule.gap_factor)

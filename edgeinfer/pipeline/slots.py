@@ -1,26 +1,38 @@
 """Latest-frame-wins slots, one per video stream, and the hub workers take from.
 
 A slot holds at most one frame. Putting a frame into a full slot replaces the stale
-one (counted as dropped): a slow model never builds a backlog. A stream is taken by one
-worker at a time, so its results come out in order.
+one (counted as dropped): a slow model never builds a backlog. Up to ``depth`` frames of
+a stream may be in the workers at once (one by default); ``finish`` hands their results
+on in the order the frames were taken, so rules always see a stream's frames in order.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import KeysView
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, KeysView
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.sources.base import Frame
+
+T = TypeVar("T")
 
 
 @dataclass
 class _Slot:
     frame: Frame | None = None
     gated: bool = False
-    busy: bool = False
+    busy: int = 0  # frames taken and not yet finished
+    depth: int = 1
     stats: StreamStats | None = None
+    taken: deque[int] = field(default_factory=deque)  # seqs in the order taken
+    done: dict[int, object] = field(default_factory=dict)  # finished, not handed on
+    emit: threading.Lock = field(default_factory=threading.Lock)
+
+
+_FAILED = object()
 
 
 class FrameHub:
@@ -33,10 +45,12 @@ class FrameHub:
         self._cond = threading.Condition()
         self._closed = False
 
-    def add_stream(self, name: str, stats: StreamStats) -> None:
-        """Register a stream before frames are put for it."""
+    def add_stream(self, name: str, stats: StreamStats, depth: int = 1) -> None:
+        """Register a stream before frames are put for it; ``depth`` frames of it may
+        be in the workers at once (more than one keeps several workers busy on a
+        single stream)."""
         with self._cond:
-            self._slots[name] = _Slot(stats=stats)
+            self._slots[name] = _Slot(stats=stats, depth=max(1, depth))
             self._order.append(name)
 
     def put(self, frame: Frame, gated: bool = False, wait: bool = False) -> None:
@@ -59,18 +73,20 @@ class FrameHub:
             self._cond.notify_all()
 
     def take(self, timeout: float = 0.2) -> tuple[Frame, bool] | None:
-        """The next (frame, gated) of a stream no other worker holds, or None on
-        timeout or close. Call ``release(stream)`` when done with it."""
+        """The next (frame, gated) of a stream with room in the workers, or None on
+        timeout or close. Call ``finish`` (or ``release``) when done with it."""
         with self._cond:
             while not self._closed:
                 n = len(self._order)
                 for i in range(n):
                     name = self._order[(self._next + i) % n]
                     slot = self._slots[name]
-                    if slot.frame is not None and not slot.busy:
+                    if slot.frame is not None and slot.busy < slot.depth:
                         self._next = (self._next + i + 1) % n
                         frame, gated = slot.frame, slot.gated
-                        slot.frame, slot.busy = None, True
+                        slot.frame = None
+                        slot.busy += 1
+                        slot.taken.append(frame.seq)
                         self._cond.notify_all()  # a waiting put may go on
                         return frame, gated
                 if not self._cond.wait(timeout):
@@ -78,15 +94,42 @@ class FrameHub:
             return None
 
     def release(self, stream: str) -> None:
-        """Let workers take ``stream`` again."""
+        """Done with the oldest frame taken of ``stream``, with nothing to hand on."""
         with self._cond:
-            self._slots[stream].busy = False
+            slot = self._slots[stream]
+            if slot.taken:
+                slot.taken.popleft()
+            slot.busy = max(0, slot.busy - 1)
             self._cond.notify()
+
+    def finish(
+        self, frame: Frame, result: T | None, deliver: Callable[[T], None]
+    ) -> None:
+        """Done with ``frame``: ``deliver`` its ``result`` (None: it failed) once
+        every frame of the stream taken before it has been delivered.
+
+        Whichever worker finishes the oldest outstanding frame delivers every result
+        that is ready, in order, under the stream's own lock, so deliveries for one
+        stream never overlap and other streams are never held up by them.
+        """
+        slot = self._slots[frame.stream]
+        with self._cond:
+            slot.done[frame.seq] = _FAILED if result is None else result
+        with slot.emit:
+            while True:
+                with self._cond:
+                    if not slot.taken or slot.taken[0] not in slot.done:
+                        return
+                    ready = slot.done.pop(slot.taken.popleft())
+                    slot.busy -= 1
+                    self._cond.notify()
+                if ready is not _FAILED:
+                    deliver(ready)  # type: ignore[arg-type]
 
     def pending(self) -> int:
         """Frames waiting in slots or held by workers."""
         with self._cond:
-            return sum(s.frame is not None or s.busy for s in self._slots.values())
+            return sum(s.frame is not None or s.busy > 0 for s in self._slots.values())
 
     @property
     def streams(self) -> KeysView[str]:

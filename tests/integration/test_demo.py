@@ -102,14 +102,23 @@ def test_replay_of_the_demo_video_alerts_on_each_defective_part(
     assert len(frames) == sum(1 for p in truth["parts"] if p["defect"])
 
 
+@pytest.mark.parametrize(
+    "accelerators",
+    ["[cpu]", "[{kind: litert, threads: 1, workers: 2}]"],
+    ids=["one-worker", "two-workers"],
+)
 def test_the_demo_daemon_prints_results_alerts_and_a_summary(
-    tmp_path: Path, run_cli: Any
+    tmp_path: Path, run_cli: Any, accelerators: str
 ) -> None:
-    # The Quickstart's first command, without the real-time pacing or a broker.
+    # The Quickstart's first command, without the real-time pacing or a broker; with
+    # two workers two frames are in flight at once and must still reach the rule in
+    # order for its three-frames-in-a-row to raise the same alerts.
     proc = run_cli(
         "run",
         "--config",
         CONFIG,
+        "--set",
+        f"accelerators={accelerators}",
         "--set",
         "streams.0.realtime=false",
         "--set",

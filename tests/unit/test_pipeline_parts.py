@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,57 @@ def test_hub_gives_a_stream_to_one_worker_at_a_time_round_robin() -> None:
     again = hub.take(timeout=0.1)
     assert again is not None
     assert (again[0].stream, again[0].seq) == ("a", 2)
+
+
+def test_a_deep_stream_is_in_several_workers_and_delivered_in_order() -> None:
+    hub = FrameHub()
+    hub.add_stream("cam", StreamStats(), depth=2)
+    taken = []
+    for seq in (1, 2, 3):
+        hub.put(frame("cam", seq))
+        item = hub.take(timeout=0.05)
+        if item is not None:
+            taken.append(item[0])
+    assert [f.seq for f in taken] == [1, 2]  # the third waits: two are in flight
+    delivered: list[int] = []
+    hub.finish(taken[1], 2, delivered.append)  # the later frame finishes first
+    assert delivered == []  # held back until frame 1 is delivered
+    hub.finish(taken[0], 1, delivered.append)
+    assert delivered == [1, 2]
+    third = hub.take(timeout=0.1)
+    assert third is not None
+    assert third[0].seq == 3
+    hub.finish(third[0], None, delivered.append)  # a failed frame is skipped
+    assert delivered == [1, 2]
+    assert hub.pending() == 0
+
+
+def test_workers_on_one_stream_keep_its_frames_in_order() -> None:
+    hub = FrameHub()
+    hub.add_stream("cam", StreamStats(), depth=3)
+    delivered: list[int] = []
+    done = threading.Event()
+
+    def worker() -> None:
+        while not done.is_set():
+            item = hub.take(timeout=0.05)
+            if item is None:
+                continue
+            time.sleep(0.001 * (item[0].seq % 3))  # finish out of order
+            hub.finish(item[0], item[0].seq, delivered.append)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for seq in range(200):
+        hub.put(frame("cam", seq), wait=True)
+    deadline = time.monotonic() + 5
+    while hub.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    done.set()
+    for t in threads:
+        t.join(1)
+    assert delivered == list(range(200))  # lossless with wait, and in order
 
 
 def test_gated_frame_replacing_an_ungated_one_still_runs() -> None:
