@@ -10,7 +10,8 @@ line and exits non-zero; the daemon logs it, counts it and keeps running.
     ├── ModelLoadError         a model file is missing, malformed or cannot run here
     ├── InputError             an input (image, labels file, tensor) is unusable
     ├── SourceError            a camera, video, serial port or file source failed
-    └── CommandError           a fleet command was malformed or refused
+    ├── CommandError           a fleet command was malformed or refused
+    └── UpdateError            a model bundle was refused (signature, files, device)
 """
 
 from __future__ import annotations
@@ -55,3 +56,13 @@ class CommandError(EdgeinferError):
     def __init__(self, message: str, *, code: str = "bad_request") -> None:
         super().__init__(message)
         self.code = code
+
+
+class UpdateError(EdgeinferError):
+    """A model bundle or update was refused; ``reason`` is a short machine code
+    (``bad_signature``, ``untrusted_key``, ``tampered``, ``unsafe_archive``,
+    ``incompatible``, ``golden_mismatch``, ``over_budget``, ...)."""
+
+    def __init__(self, message: str, *, reason: str = "rejected") -> None:
+        super().__init__(message)
+        self.reason = reason

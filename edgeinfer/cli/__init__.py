@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from edgeinfer.cli import alerts, bench, config, devices, infer, run
+from edgeinfer.cli import alerts, bench, config, devices, infer, models, run
 from edgeinfer.cli._common import run_app
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("run")(run.run_command)
 app.command("replay")(run.replay_command)
 app.add_typer(config.app, name="config")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from edgeinfer.config.mqtt import MqttConfig
 from edgeinfer.config.rules import RuleConfig
 from edgeinfer.config.streams import StreamList
 from edgeinfer.config.telemetry import TelemetryConfig
+from edgeinfer.config.updates import UpdatesConfig
 
 
 def _default_accelerators() -> list[AcceleratorConfig]:
@@ -59,6 +60,9 @@ class EdgeinferConfig(ConfigModel):
     )
     telemetry: TelemetryConfig = Field(
         default_factory=TelemetryConfig, description="Health reporting."
+    )
+    updates: UpdatesConfig = Field(
+        default_factory=UpdatesConfig, description="Signed model updates."
     )
 
     @property
