@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from edgeinfer.config import EdgeinferConfig
 from edgeinfer.config.streams import CameraStreamConfig, camera_source_kind
-from edgeinfer.loading import model_spec
 from edgeinfer.metrics import MetricsRegistry, PrometheusServer
 from edgeinfer.model import Model
 from edgeinfer.pipeline.events import Inference
@@ -36,6 +35,7 @@ from edgeinfer.rules.engine import StreamRules, build_rules
 from edgeinfer.sinks.alertlog import AlertLog
 from edgeinfer.sources import build_source
 from edgeinfer.sources.base import Frame, Reading, Source
+from edgeinfer.updates.manager import ModelUpdater
 
 if TYPE_CHECKING:
     from edgeinfer.mqtt import FleetLink
@@ -89,6 +89,9 @@ class Daemon:
         self.metrics = MetricsRegistry(self.status, config.state_dir)
         self.fleet: FleetLink | None = None
         self.metrics_server: PrometheusServer | None = None
+        # Model updates: the store, hot swap and probation (see "model updates").
+        self.updates = ModelUpdater(self)
+        self.sinks.append(self.updates.tracker)
 
     # -- building -------------------------------------------------------------------
     def load(self) -> None:
@@ -97,7 +100,7 @@ class Daemon:
         for stream in cameras:
             if stream.model and stream.model not in self.models:
                 self.models[stream.model] = Model.load(
-                    model_spec(self.config, stream.model)
+                    self.updates.spec_for(stream.model)
                 )
         self.rules = self.build_rules(self.config)
 
@@ -250,6 +253,7 @@ class Daemon:
         for t in self._sensor_threads:
             t.join(DRAIN_TIMEOUT_S)
         self._stop_fleet()
+        self.updates.stop()
         for model in self.models.values():
             model.close()
         self.alert_log.close()
@@ -287,6 +291,28 @@ class Daemon:
         if self.restart_required:
             out["restart_required"] = list(self.restart_required)
         return out
+
+    # -- model updates ----------------------------------------------------------------
+    def stream_models(self) -> dict[str, str]:
+        """Camera stream name -> the model it runs."""
+        return {
+            s.name: s.model
+            for s in self.config.streams
+            if isinstance(s, CameraStreamConfig) and s.model
+        }
+
+    def model_errors(self, name: str) -> int:
+        """Failed frames so far on the streams model ``name`` serves."""
+        streams = [s for s, m in self.stream_models().items() if m == name]
+        return sum(self.stats[s].errors for s in streams)
+
+    def swap_model(self, name: str, model: Model) -> Model:
+        """Serve ``model`` as model ``name`` from the next frame on, without a
+        restart; returns the model it replaced (the caller closes it)."""
+        workers = next((w for w in self.workers if w.name == name), None)
+        old = self.models[name] if workers is None else workers.swap(model)
+        self.models[name] = model
+        return old
 
     # -- fleet control ----------------------------------------------------------------
     def restart_stream(self, name: str) -> None:

@@ -58,7 +58,13 @@ def make_bundle(
 
 
 def device_config(
-    folder: Path, public: str, *, extra: str = "", realtime: bool = True
+    folder: Path,
+    public: str,
+    *,
+    extra: str = "",
+    realtime: bool = True,
+    loop: bool = False,
+    probation_s: float = 300,
 ) -> Path:
     """A demo device config in ``folder`` trusting ``public``, state in folder."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,10 +86,12 @@ streams:
     source: {DEMO / "conveyor.mp4"}
     model: demo
     realtime: {str(realtime).lower()}
+    loop: {str(loop).lower()}
 rules:
   - {{name: defect, kind: label, label: defect, min_score: 0.6, frames: 3}}
 updates:
   trusted_keys: [{public}]
+  probation: {{duration_s: {probation_s}, min_frames: 10}}
 {extra}"""
     )
     return path

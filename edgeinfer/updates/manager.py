@@ -1,0 +1,213 @@
+"""The update flow on a running daemon, one model at a time:
+
+    install (copy/unpack + verify) ──> compatible? ──> load + validate here
+        ──> activate in the store ──> hot swap ──> probation ──> keep, or roll back
+
+Every step is reported on ``<prefix>/model/state`` (retained) as
+``{"model", "state", "version", "reason", ...}`` with state one of fetching,
+verifying, validating, shadow, active, rolled_back, rejected. A refused bundle
+changes nothing: the old model keeps serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeinfer.errors import EdgeinferError, UpdateError
+from edgeinfer.loading import model_spec
+from edgeinfer.model import Model, ModelSpec
+from edgeinfer.updates.bundle import Bundle
+from edgeinfer.updates.compat import bundle_spec, check_compatible
+from edgeinfer.updates.health import Health, HealthTracker, judge
+from edgeinfer.updates.store import ModelStore
+from edgeinfer.updates.validate import load_candidate, validate_model
+
+if TYPE_CHECKING:
+    from edgeinfer.app import Daemon
+
+log = logging.getLogger(__name__)
+StateListener = Callable[[dict[str, Any]], None]
+
+
+class ModelUpdater:
+    """Installs, validates, activates and watches model versions for a daemon."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.config = daemon.config
+        self.listeners: list[StateListener] = []
+        self.states: dict[str, dict[str, Any]] = {}
+        self.tracker = HealthTracker(daemon.stream_models())
+        self._stores: dict[str, ModelStore] = {}
+        self._lock = threading.Lock()  # one update or rollback at a time
+        self._errors_at: dict[str, int] = {}  # errors counted when a version began
+        self._probation: dict[str, threading.Event] = {}
+
+    # -- store and specs ------------------------------------------------------------
+    def store(self, name: str) -> ModelStore:
+        """The store of model ``name``."""
+        if name not in self._stores:
+            u = self.config.updates
+            self._stores[name] = ModelStore(
+                self.config.state_dir,
+                name,
+                u.trusted_keys,
+                keep=u.keep,
+                max_bytes=u.max_bytes,
+            )
+        return self._stores[name]
+
+    def spec_for(self, name: str) -> ModelSpec:
+        """What model ``name`` runs: the store's active bundle, else the config's."""
+        bundle = self.store(name).active()
+        return (
+            model_spec(self.config, name) if bundle is None else self.spec(name, bundle)
+        )
+
+    def spec(self, name: str, bundle: Bundle) -> ModelSpec:
+        """The spec of ``bundle`` as model ``name`` on this device."""
+        return bundle_spec(self.config, name, bundle)
+
+    # -- reporting ------------------------------------------------------------------
+    def report(self, name: str, state: str, **info: Any) -> dict[str, Any]:
+        """Record and publish the update state of model ``name``."""
+        body = {"model": name, "state": state, "time": time.time(), **info}
+        self.states[name] = body
+        log.info("model %s: %s %s", name, state, info.get("reason", ""))
+        for listener in list(self.listeners):
+            try:
+                listener(body)
+            except Exception:  # a failing listener must not stop the update
+                log.exception("model state listener failed")
+        return body
+
+    # -- update ---------------------------------------------------------------------
+    def update(self, name: str, source: Path) -> dict[str, Any]:
+        """Install, validate and activate the bundle at ``source`` for model
+        ``name``; returns the final state (active or rejected)."""
+        with self._lock:
+            bundle: Bundle | None = None
+            try:
+                self.report(name, "verifying")
+                bundle = self.store(name).install(source)
+                check_compatible(self.config, name, bundle)
+                self.report(name, "validating", version=bundle.version)
+                model = load_candidate(self.spec(name, bundle), bundle)
+                try:
+                    report = validate_model(
+                        model, bundle, self.config.updates.validate_runs
+                    )
+                except Exception:
+                    model.close()
+                    raise
+            except UpdateError as err:
+                return self.report(name, "rejected", reason=str(err), code=err.reason)
+            return self._activate(name, bundle, model, report.to_json())
+
+    def _discard(self, name: str, version: str) -> None:
+        """Delete a refused version unless it is in use (e.g. a re-sent active one)."""
+        with contextlib.suppress(UpdateError):
+            self.store(name).remove(version)
+
+    def _activate(
+        self, name: str, bundle: Bundle, model: Model, validation: dict[str, Any]
+    ) -> dict[str, Any]:
+        store = self.store(name)
+        previous = self.daemon.models[name].spec.version
+        store.activate(bundle.version)
+        self._swap(name, model)
+        state = self.report(
+            name,
+            "active",
+            version=bundle.version,
+            previous=previous,
+            validation=validation,
+            probation="watching",
+        )
+        self._start_probation(name, bundle.version, previous)
+        return state
+
+    def _swap(self, name: str, model: Model) -> None:
+        """Hot swap ``model`` in and start counting its health."""
+        self.tracker.serving(name, model.spec.version)
+        self._errors_at[name] = self.daemon.model_errors(name)
+        old = self.daemon.swap_model(name, model)
+        if old is not model:
+            old.close()
+
+    # -- probation and rollback -----------------------------------------------------
+    def _start_probation(self, name: str, version: str, previous: str) -> None:
+        stop = self._probation.pop(name, None)
+        if stop is not None:
+            stop.set()
+        stop = threading.Event()
+        self._probation[name] = stop
+        old = self.tracker.health(name, previous)
+        threading.Thread(
+            target=self._watch,
+            args=(name, version, old, stop),
+            name=f"probation-{name}",
+            daemon=True,
+        ).start()
+
+    def _watch(
+        self, name: str, version: str, old: Health, stop: threading.Event
+    ) -> None:
+        limits = self.config.updates.probation
+        new = self.tracker.health(name, version)
+        deadline = time.monotonic() + limits.duration_s
+        while not stop.wait(0.25):
+            new.errors = self.daemon.model_errors(name) - self._errors_at.get(name, 0)
+            reason = judge(new, old, limits)
+            if reason is not None:
+                log.warning("model %s %s regressed: %s", name, version, reason)
+                self.rollback(name, f"probation: {reason}", health=new.to_json())
+                return
+            if time.monotonic() >= deadline:
+                self.report(
+                    name,
+                    "active",
+                    version=version,
+                    probation="passed",
+                    health=new.to_json(),
+                )
+                return
+
+    def rollback(
+        self, name: str, reason: str = "manual", **info: Any
+    ) -> dict[str, Any]:
+        """Go back to the previous version (or the configured model) now."""
+        stop = self._probation.pop(name, None)
+        if stop is not None and threading.current_thread().name != f"probation-{name}":
+            stop.set()
+        with self._lock:
+            current = self.daemon.models[name].spec.version
+            try:
+                state = self.store(name).rollback()
+                spec = self.spec_for(name)
+                model = Model.load(spec)
+            except EdgeinferError as err:
+                code = err.reason if isinstance(err, UpdateError) else "load_failed"
+                return self.report(
+                    name, "rejected", reason=f"rollback failed: {err}", code=code
+                )
+            self._swap(name, model)
+            return self.report(
+                name,
+                "rolled_back",
+                version=state.active or spec.version,
+                from_version=current,
+                reason=reason,
+                **info,
+            )
+
+    def stop(self) -> None:
+        """End any probation (the daemon is stopping)."""
+        for stop in self._probation.values():
+            stop.set()

@@ -1,0 +1,178 @@
+"""Model updates on a running daemon: the workers change model between two frames
+with no frame lost, a regressing model is rolled back by its probation, and a manual
+rollback returns to the previous model, all while the conveyor video plays."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgeinfer.app import Daemon
+from edgeinfer.config import load_config
+from edgeinfer.pipeline.events import Inference
+from edgeinfer.rules.alert import Alert
+from tests.bundles import Key, device_config, fleet_key, make_bundle
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """A sink keeping the model version of every result, in order, and the states
+    the updater reports."""
+
+    def __init__(self) -> None:
+        self.versions: list[str] = []
+        self.states: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def on_result(self, inference: Inference) -> None:
+        with self.lock:
+            self.versions.append(inference.model_version)
+
+    def on_alert(self, alert: Alert) -> None:
+        pass
+
+    def count(self, version: str) -> int:
+        with self.lock:
+            return self.versions.count(version)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Key:
+    return fleet_key(tmp_path / "keys")
+
+
+def start_daemon(folder: Path, key: Key, probation_s: float) -> tuple[Daemon, Recorder]:
+    conf = device_config(
+        folder, key.public, realtime=False, loop=True, probation_s=probation_s
+    )
+    recorder = Recorder()
+    daemon = Daemon(load_config(conf), [recorder])
+    daemon.updates.listeners.append(recorder.states.append)
+    daemon.load()
+    daemon.start()
+    return daemon, recorder
+
+
+@pytest.fixture
+def running(tmp_path: Path, key: Key) -> Iterator[tuple[Daemon, Recorder]]:
+    daemon, recorder = start_daemon(tmp_path / "dev", key, probation_s=1.0)
+    yield daemon, recorder
+    daemon.stop()
+
+
+def test_a_hot_swap_changes_model_between_frames_without_losing_one(
+    tmp_path: Path, key: Key, running: tuple[Daemon, Recorder]
+) -> None:
+    daemon, recorder = running
+    wait_for(lambda: recorder.count("1.0.0") >= 30)
+    state = daemon.updates.update("demo", make_bundle(tmp_path / "b", key.path))
+    assert state["state"] == "active", state
+    assert state["previous"] == "1.0.0"
+    wait_for(lambda: recorder.count("1.1.0") >= 30)
+    wait_for(lambda: daemon.updates.states["demo"].get("probation") == "passed")
+    daemon.stop()
+    stats = daemon.stats["line1"]
+    assert stats.errors == 0
+    assert stats.dropped == 0
+    assert stats.frames_in == stats.inferred == len(recorder.versions)
+    # One switch: every result before it from the old model, after it the new.
+    switch = recorder.versions.index("1.1.0")
+    assert set(recorder.versions[:switch]) == {"1.0.0"}
+    assert set(recorder.versions[switch:]) == {"1.1.0"}
+    assert [s["state"] for s in recorder.states] == [
+        "verifying",
+        "validating",
+        "active",
+        "active",
+    ]
+    assert daemon.updates.store("demo").state().active == "1.1.0"
+
+
+def test_a_refused_bundle_leaves_the_old_model_serving(
+    tmp_path: Path, key: Key, running: tuple[Daemon, Recorder]
+) -> None:
+    daemon, recorder = running
+    stranger = fleet_key(tmp_path / "stranger")
+    state = daemon.updates.update("demo", make_bundle(tmp_path / "b", stranger.path))
+    assert state["state"] == "rejected"
+    assert state["code"] == "untrusted_key"
+    before = recorder.count("1.0.0")
+    wait_for(lambda: recorder.count("1.0.0") > before + 20)
+    assert daemon.models["demo"].spec.version == "1.0.0"
+    assert daemon.updates.store("demo").installed() == []
+
+
+def test_a_model_that_fails_on_live_frames_is_rolled_back_by_its_probation(
+    tmp_path: Path, key: Key
+) -> None:
+    # Packaged as a raw-tensor model, it passes its golden tensors but cannot take
+    # camera frames: every live frame fails.
+    def raw(m: dict[str, Any], d: Path) -> None:
+        np.save(d / "zeros.npy", np.zeros((1, 64, 64, 3), np.int8))
+        m["task"] = "raw"
+        m["input"]["layout"] = "tensor"
+        m["golden"] = [{"input": "zeros.npy", "expected_scores": [0.0, 0.0, 0.0]}]
+        m["golden_tolerance"] = 1.0
+
+    daemon, recorder = start_daemon(tmp_path / "dev", key, probation_s=30)
+    try:
+        wait_for(lambda: recorder.count("1.0.0") >= 30)
+        bundle = make_bundle(tmp_path / "b", key.path, "2.0.0", edit=raw)
+        assert daemon.updates.update("demo", bundle)["state"] == "active"
+        wait_for(lambda: recorder.states[-1]["state"] == "rolled_back")
+        final = recorder.states[-1]
+        assert final["from_version"] == "2.0.0"
+        assert final["version"] == "1.0.0"
+        assert final["reason"].startswith("probation: error rate 100.0%")
+        assert final["health"]["errors"] >= 10
+        before = recorder.count("1.0.0")
+        wait_for(lambda: recorder.count("1.0.0") > before + 20)
+        assert daemon.models["demo"].spec.version == "1.0.0"
+        assert daemon.updates.store("demo").state().active is None
+    finally:
+        daemon.stop()
+
+
+def test_a_manual_rollback_returns_to_the_previous_version(
+    tmp_path: Path, key: Key, running: tuple[Daemon, Recorder]
+) -> None:
+    daemon, recorder = running
+    for v in ("1.1.0", "1.2.0"):
+        bundle = make_bundle(tmp_path / v, key.path, v)
+        assert daemon.updates.update("demo", bundle)["state"] == "active"
+    wait_for(lambda: recorder.count("1.2.0") >= 10)
+    state = daemon.updates.rollback("demo", "operator asked")
+    assert state["state"] == "rolled_back"
+    assert (state["from_version"], state["version"]) == ("1.2.0", "1.1.0")
+    before = recorder.count("1.1.0")
+    wait_for(lambda: recorder.count("1.1.0") > before + 10)
+    assert daemon.models["demo"].spec.version == "1.1.0"
+
+
+def test_the_daemon_starts_on_the_active_bundle(tmp_path: Path, key: Key) -> None:
+    daemon, recorder = start_daemon(tmp_path / "dev", key, probation_s=0.5)
+    try:
+        bundle = make_bundle(tmp_path / "b", key.path, "1.3.0")
+        assert daemon.updates.update("demo", bundle)["state"] == "active"
+    finally:
+        daemon.stop()
+    again, recorder = start_daemon(tmp_path / "dev", key, probation_s=0.5)
+    try:
+        wait_for(lambda: recorder.count("1.3.0") >= 5)
+        assert again.models["demo"].spec.path.parent.name == "1.3.0"
+    finally:
+        again.stop()

@@ -1,0 +1,47 @@
+"""The probation verdict: what counts as a regression against the previous model."""
+
+from __future__ import annotations
+
+from edgeinfer.config.updates import ProbationConfig
+from edgeinfer.updates.health import Health, judge
+
+LIMITS = ProbationConfig(min_frames=20)
+
+
+def health(frames: int, errors: int = 0, alerts: int = 0, ms: float = 2.0) -> Health:
+    h = Health(frames=frames, errors=errors, alerts=alerts)
+    for _ in range(frames):
+        h.latency.add(ms)
+    return h
+
+
+def test_no_verdict_before_enough_frames() -> None:
+    assert judge(health(5, errors=5), health(100), LIMITS) is None
+
+
+def test_an_unchanged_model_passes() -> None:
+    assert (
+        judge(health(100, errors=1, alerts=3), health(500, alerts=10), LIMITS) is None
+    )
+
+
+def test_more_failed_frames_is_a_regression() -> None:
+    reason = judge(health(80, errors=20), health(500, errors=5), LIMITS)
+    assert reason == "error rate 20.0% against 1.0% before (20 failed of 100 frames)"
+
+
+def test_many_more_alerts_per_frame_is_a_regression() -> None:
+    reason = judge(health(100, alerts=40), health(500, alerts=10), LIMITS)
+    assert reason is not None
+    assert reason.startswith("alert rate 0.400 per frame against 0.020 before")
+
+
+def test_slower_inference_is_a_regression_only_against_a_known_baseline() -> None:
+    reason = judge(health(100, ms=9.0), health(500, ms=2.0), LIMITS)
+    assert reason == "median inference 9.00 ms against 2.00 ms before"
+    assert judge(health(100, ms=9.0), health(3, ms=2.0), LIMITS) is None
+
+
+def test_without_a_baseline_the_new_model_is_held_to_a_clean_record() -> None:
+    assert judge(health(100, errors=10), None, LIMITS) is not None
+    assert judge(health(100, errors=2), None, LIMITS) is None
