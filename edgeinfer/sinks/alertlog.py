@@ -1,8 +1,11 @@
 """The durable local alert log: SQLite in WAL mode, every alert committed with fsync.
 
 An alert is in the log once ``append`` returns, and stays through kill -9 and power
-loss (``synchronous=FULL``: the WAL is fsynced at each commit). The log is bounded:
-past ``max_rows`` the oldest alerts are deleted and their pages reused.
+loss (``synchronous=FULL``: the WAL is fsynced at each commit). The log is bounded
+both in alerts (``max_rows``) and in bytes (``max_bytes``): past the byte bound the
+snapshots of the oldest alerts go first (the alert itself is the record that matters),
+then the oldest alerts. Freed pages are reused, so the file stops growing at the bound:
+the log rotates in place.
 """
 
 from __future__ import annotations
@@ -29,13 +32,23 @@ CREATE TABLE IF NOT EXISTS alerts (
 """
 
 
+_PRUNE_BATCH = 50  # snapshots or alerts dropped per step when over the byte bound
+_CHECK_EVERY = 64  # appends without a snapshot between two size checks
+
+
 class AlertLog:
     """Append-only, bounded, crash-safe store of alerts; safe across threads."""
 
-    def __init__(self, path: Path, max_rows: int = 100_000) -> None:
+    def __init__(
+        self, path: Path, max_rows: int = 100_000, max_bytes: int = 64 << 20
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.pruned_snapshots = 0
+        self.pruned_alerts = 0
+        self._since_check = 0
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -64,7 +77,40 @@ class AlertLog:
                 self._db.execute(
                     "DELETE FROM alerts WHERE seq <= ?", (seq - self.max_rows,)
                 )
+            self._since_check += 1
+            if alert.snapshot is not None or self._since_check >= _CHECK_EVERY:
+                self._since_check = 0
+                self._bound_size(keep=seq)
         return seq
+
+    def used_bytes(self) -> int:
+        """Bytes of the database in use (pages not on the free list)."""
+        pages = self._pragma("page_count") - self._pragma("freelist_count")
+        return pages * self._pragma("page_size")
+
+    def _pragma(self, name: str) -> int:
+        return int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+
+    def _bound_size(self, keep: int) -> None:
+        """Drop the oldest snapshots, then the oldest alerts, until under the bound;
+        the alert ``keep`` (just appended) always stays."""
+        while self.used_bytes() > self.max_bytes:
+            cur = self._db.execute(
+                "UPDATE alerts SET snapshot = NULL WHERE seq IN (SELECT seq FROM "
+                "alerts WHERE snapshot IS NOT NULL AND seq < ? ORDER BY seq LIMIT ?)",
+                (keep, _PRUNE_BATCH),
+            )
+            if cur.rowcount > 0:
+                self.pruned_snapshots += cur.rowcount
+                continue
+            cur = self._db.execute(
+                "DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts WHERE seq < ? "
+                "ORDER BY seq LIMIT ?)",
+                (keep, _PRUNE_BATCH),
+            )
+            if cur.rowcount <= 0:
+                return  # only the newest alert is left: nothing more to drop
+            self.pruned_alerts += cur.rowcount
 
     def tail(self, limit: int = 20, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
         """The newest ``limit`` alerts after sequence ``after``, oldest first."""
