@@ -21,6 +21,7 @@ from edgeinfer.model import Model
 from edgeinfer.pipeline.gate import MotionGate
 from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.pipeline.vision import FrameRunner
+from edgeinfer.rules.detector import DetectorRule
 from edgeinfer.rules.engine import build_rules
 from edgeinfer.sources.camera import iter_video
 from edgeinfer.sources.replay import read_csv_series
@@ -80,6 +81,7 @@ def replay_file(
             if model is not None:
                 model.close()
         skipped = 0
+        dropped: dict[str, dict[str, int]] = {}
     else:
         rules = build_rules(list(config.rules), {}, [stream.name])[stream.name]
         reader = read_csv_series(path, stream.name)
@@ -89,8 +91,14 @@ def replay_file(
                 stats.alerts += 1
                 sink.on_alert(alert)
         skipped = reader.stats.skipped
+        # Samples each detector rule could not score, by reason (see InputCounts).
+        dropped = {
+            rule.name: rule.counts.to_json()
+            for rule in rules.sensor
+            if isinstance(rule, DetectorRule)
+        }
     seconds = time.perf_counter() - start
-    return {
+    summary = {
         "stream": stream.name,
         "input": str(path),
         "samples": stats.frames_in,
@@ -99,3 +107,6 @@ def replay_file(
         "seconds": round(seconds, 3),
         "samples_per_s": round(stats.frames_in / seconds, 1) if seconds > 0 else 0.0,
     }
+    if dropped:
+        summary["detector_inputs"] = dropped
+    return summary

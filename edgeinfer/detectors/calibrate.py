@@ -34,6 +34,15 @@ SECONDS_PER_DAY = 86_400.0
 MIN_EXCESSES = 10
 """Least number of history values above the tail threshold used for the fit."""
 
+MIN_DISTINCT = 5
+"""Least number of distinct excesses for a fit (excesses closer than RESOLUTION
+times the threshold count as one). A statistic that takes only a few values
+(counts, ties) has a tail that says nothing about how fast it falls off; then the
+rank alone is used, so a value past every one in the history scores
+``log10(n + 1)`` however far past it is."""
+
+RESOLUTION = 1e-3
+
 MAX_SHAPE = 0.5
 """Largest Pareto shape used: heavier tails are fitted as this one."""
 
@@ -47,15 +56,20 @@ def pareto_log10_tail(excess: float, excesses: list[float]) -> float:
     """
     count = len(excesses)
     mean = sum(excesses) / count
-    if mean <= 0:  # every tail value equals the threshold: nothing is known past it
-        return -MAX_SURPRISE
     var = sum((y - mean) ** 2 for y in excesses) / max(count - 1, 1)
-    shape = 0.5 * (1 - mean * mean / var) if var > 0 else 0.0
+    shape = 0.5 * (1 - mean * mean / var)
     shape = min(max(shape, 0.0), MAX_SHAPE)
     scale = mean * (1 - shape)  # a Pareto's mean excess is scale / (1 - shape)
     if shape < 1e-6:
         return -excess / scale / math.log(10)
     return -math.log10(1 + shape * excess / scale) / shape
+
+
+def _distinct(values: list[float], resolution: float) -> int:
+    """How many different values there are, telling apart only beyond ``resolution``."""
+    if resolution <= 0:
+        return len(set(values))
+    return len({round(v / resolution) for v in values})
 
 
 class TailCalibrator:
@@ -106,9 +120,9 @@ class TailCalibrator:
         """``-log10 p`` of ``raw`` among the sorted ``values`` (``n`` of them)."""
         top = min(int((1 - self.tail) * n), n - MIN_EXCESSES)
         threshold = values[top]
-        if raw <= threshold:
+        excesses = [v - threshold for v in values[top + 1 :]] if raw > threshold else []
+        if _distinct(excesses, RESOLUTION * abs(threshold)) < MIN_DISTINCT:
             return -math.log10((self._history.count_at_least(raw) + 1) / (n + 1))
-        excesses = [v - threshold for v in values[top + 1 :]]
         log_p = math.log10((n - top) / (n + 1)) + pareto_log10_tail(
             raw - threshold, excesses
         )

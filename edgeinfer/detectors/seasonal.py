@@ -121,8 +121,8 @@ class SeasonalScorer:
 
 
 class Deseasonalized:
-    """Feeds ``inner`` each sample minus its slot's mean (once the slot has been
-    seen in an earlier cycle; before that the sample is learned, not scored)."""
+    """Feeds ``inner`` each sample minus its slot's mean (once the slot has learned
+    a sample; the first sample of each slot is learned, not scored)."""
 
     def __init__(self, inner: Scorer, profile: SeasonalProfile) -> None:
         self.inner, self.profile = inner, profile
