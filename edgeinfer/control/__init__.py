@@ -10,7 +10,7 @@ Each module registers its own commands; this package knows no transport.
 
 from __future__ import annotations
 
-from edgeinfer.control import basic, configure, streams
+from edgeinfer.control import basic, configure, models, streams
 from edgeinfer.control.router import CommandContext, CommandRouter, Reply
 
 
@@ -20,6 +20,7 @@ def build_router() -> CommandRouter:
     basic.register(router)
     configure.register(router)
     streams.register(router)
+    models.register(router)
     return router
 
 

@@ -76,6 +76,7 @@ class FleetLink:
         self._telemetry = threading.Thread(
             target=self._telemetry_loop, name="mqtt-telemetry", daemon=True
         )
+        daemon.updates.listeners.append(self.send_model_state)
         pending = len(self.outbox)
         if pending:
             log.info("outbox holds %d unsent messages from before", pending)
@@ -159,6 +160,16 @@ class FleetLink:
         )
         self.send(message)
         return {"topic": message.topic, "id": message_id, "bytes": len(jpeg)}
+
+    def send_model_state(self, body: dict[str, Any]) -> None:
+        """Publish a model update state, retained (replacing any unsent one)."""
+        message = json_message(
+            self.topics.model_state,
+            "status",
+            {"kind": "model_state", "device": self.device, **body},
+            retain=True,
+        )
+        self.send(message, replace_topic=True)
 
     def send_telemetry(self) -> None:
         """Publish one telemetry message now."""

@@ -4,6 +4,7 @@
 <prefix>/telemetry                   periodic health
 <prefix>/alerts                      one message per alert
 <prefix>/snapshot/<stream>           a JPEG asked for by the snapshot command
+<prefix>/model/state                 retained progress and outcome of model updates
 <prefix>/cmd/<name>                  commands to this device
 <prefix>/cmd/<name>/reply            replies without an MQTT 5 response topic
 edgeinfer/group/<group>/cmd/<name>   commands to every device of a group
@@ -37,6 +38,11 @@ class Topics:
     def alerts(self) -> str:
         """Alerts, one per message."""
         return f"{self.prefix}/alerts"
+
+    @property
+    def model_state(self) -> str:
+        """Retained state of model updates (fetching ... active, rolled_back)."""
+        return f"{self.prefix}/model/state"
 
     def snapshot(self, stream: str) -> str:
         """JPEG snapshots of ``stream``."""

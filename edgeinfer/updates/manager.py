@@ -24,6 +24,7 @@ from edgeinfer.loading import model_spec
 from edgeinfer.model import Model, ModelSpec
 from edgeinfer.updates.bundle import Bundle
 from edgeinfer.updates.compat import bundle_spec, check_compatible
+from edgeinfer.updates.delivery import Delivery
 from edgeinfer.updates.health import Health, HealthTracker, judge
 from edgeinfer.updates.store import ModelStore
 from edgeinfer.updates.validate import load_candidate, validate_model
@@ -48,6 +49,7 @@ class ModelUpdater:
         self._lock = threading.Lock()  # one update or rollback at a time
         self._errors_at: dict[str, int] = {}  # errors counted when a version began
         self._probation: dict[str, threading.Event] = {}
+        self.delivery = Delivery(self)
 
     # -- store and specs ------------------------------------------------------------
     def store(self, name: str) -> ModelStore:

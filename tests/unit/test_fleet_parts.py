@@ -99,6 +99,10 @@ def test_an_atomic_write_that_fails_leaves_the_file_alone(tmp_path: Path) -> Non
 def test_the_router_names_the_known_commands() -> None:
     assert build_router().names() == [
         "get_config",
+        "model_chunk",
+        "model_rollback",
+        "model_state",
+        "model_update",
         "ping",
         "reload",
         "restart_stream",

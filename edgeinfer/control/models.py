@@ -1,0 +1,135 @@
+"""Commands on models: model_update (push a signed bundle), model_chunk (its files
+over MQTT), model_rollback, and model_state.
+
+``model_update`` answers at once (the signed manifest is checked before the reply);
+progress and the outcome follow on ``<prefix>/model/state``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from edgeinfer.control.router import CommandArgs, CommandContext, CommandRouter
+from edgeinfer.errors import CommandError, UpdateError
+
+MAX_MANIFEST = 256 * 1024
+
+
+class ModelArgs(CommandArgs):
+    """Arguments naming one model (default: the first configured)."""
+
+    model: str = Field(default="", max_length=200, description="Model name.")
+
+
+class UpdateArgs(ModelArgs):
+    """Arguments of ``model_update``."""
+
+    manifest: str = Field(
+        max_length=MAX_MANIFEST, description="manifest.json, its exact signed text."
+    )
+    signature: str = Field(max_length=4096, description="manifest.sig, as text.")
+    url: str = Field(
+        default="",
+        max_length=2048,
+        description="http(s) URL of the bundle directory (files under it by path).",
+    )
+    chunks: bool = Field(
+        default=False, description="The files follow in model_chunk commands."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> UpdateArgs:
+        if bool(self.url) == self.chunks:
+            raise ValueError("give either url or chunks: true")
+        return self
+
+
+class ChunkArgs(ModelArgs):
+    """Arguments of ``model_chunk``."""
+
+    path: str = Field(max_length=1000, description="Bundle file the data belongs to.")
+    offset: int = Field(ge=0, description="Byte offset of the data in the file.")
+    data: str = Field(description="The bytes, base64.")
+
+
+class RollbackArgs(ModelArgs):
+    """Arguments of ``model_rollback``."""
+
+    reason: str = Field(default="command", max_length=500, description="Why.")
+
+
+def _model(ctx: CommandContext, name: str) -> str:
+    models = ctx.daemon.config.models
+    name = name or next(iter(models), "")
+    if name not in ctx.daemon.models:
+        raise CommandError(
+            f"no running model named {name!r} — models: {', '.join(models) or 'none'}",
+            code="not_found",
+        )
+    return name
+
+
+def _refused(err: UpdateError) -> CommandError:
+    return CommandError(str(err), code=err.reason)
+
+
+def model_update(ctx: CommandContext, args: UpdateArgs) -> dict[str, Any]:
+    """Check the signed manifest, then fetch (url) or await chunks, then update."""
+    name = _model(ctx, args.model)
+    updater = ctx.daemon.updates
+    delivery = updater.delivery
+    try:
+        manifest, folder = delivery.accept(name, args.manifest, args.signature)
+        if args.chunks:
+            transfer = delivery.open_transfer(name, manifest, folder)
+            return {
+                "model": name,
+                "version": manifest.version,
+                "accepted": True,
+                "missing": transfer.missing(),
+            }
+        delivery.from_url(name, manifest, folder, args.url)
+    except UpdateError as err:
+        updater.report(name, "rejected", reason=str(err), code=err.reason)
+        raise _refused(err) from None
+    return {"model": name, "version": manifest.version, "accepted": True}
+
+
+def model_chunk(ctx: CommandContext, args: ChunkArgs) -> dict[str, Any]:
+    """Store one chunk of a bundle file; the update starts when all are in."""
+    name = _model(ctx, args.model)
+    try:
+        delivery = ctx.daemon.updates.delivery
+        return delivery.chunk(name, args.path, args.offset, args.data)
+    except UpdateError as err:
+        raise _refused(err) from None
+
+
+def model_rollback(ctx: CommandContext, args: RollbackArgs) -> dict[str, Any]:
+    """Go back to the previous version of the model now."""
+    state = ctx.daemon.updates.rollback(_model(ctx, args.model), args.reason)
+    if state["state"] != "rolled_back":
+        raise CommandError(state.get("reason", "rollback failed"), code="failed")
+    return state
+
+
+def model_state(ctx: CommandContext, args: ModelArgs) -> dict[str, Any]:
+    """The installed versions and the last update state of the model."""
+    name = _model(ctx, args.model)
+    updater = ctx.daemon.updates
+    return {
+        "model": name,
+        "version": ctx.daemon.models[name].spec.version,
+        "installed": updater.store(name).installed(),
+        "state": updater.states.get(name),
+    }
+
+
+def register(router: CommandRouter) -> None:
+    """Add this module's commands to ``router``."""
+    router.add("model_update", UpdateArgs, model_update)
+    router.add("model_chunk", ChunkArgs, model_chunk)
+    router.add("model_rollback", RollbackArgs, model_rollback)
+    router.add("model_state", ModelArgs, model_state)

@@ -1,0 +1,199 @@
+"""Model updates delivered over a real Mosquitto broker: model_update with an HTTP
+URL (resumed after a broken transfer, refused when it never completes), with the
+files in MQTT chunks, a refused signature, and model_rollback; every outcome on the
+retained ``<prefix>/model/state``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgeinfer.app import Daemon
+from edgeinfer.config import load_config
+from tests.bundles import Key, device_config, fleet_key, make_bundle
+from tests.httpserver import FileServer
+from tests.mosquitto import Broker, Received, TestClient
+
+pytestmark = pytest.mark.integration
+
+DEV = "edgeinfer/dev1"
+STATE = f"{DEV}/model/state"
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Key:
+    return fleet_key(tmp_path / "keys")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, key: Key, broker: Broker) -> Iterator[Daemon]:
+    mqtt = f"""mqtt:
+  host: 127.0.0.1
+  port: {broker.port}
+  reconnect_min_s: 0.2
+  commands: {{rate_per_s: 500, burst: 500}}
+"""
+    conf = device_config(
+        tmp_path / "dev", key.public, realtime=False, loop=True, extra=mqtt
+    )
+    d = Daemon(load_config(conf))
+    d.load()
+    d.start()
+    deadline = time.monotonic() + 10
+    while d.status()["mqtt"]["state"] != "connected":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def console(broker: Broker, daemon: Daemon) -> Iterator[TestClient]:
+    client = TestClient(broker.port, [STATE])
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[FileServer]:
+    s = FileServer(tmp_path / "www")
+    (tmp_path / "www").mkdir()
+    s.start()
+    yield s
+    s.stop()
+
+
+def update_args(bundle: Path, **extra: Any) -> str:
+    return json.dumps(
+        {
+            "manifest": (bundle / "manifest.json").read_text(),
+            "signature": (bundle / "manifest.sig").read_text(),
+            **extra,
+        }
+    )
+
+
+def final_state(console: TestClient, version: str, timeout: float = 20) -> Any:
+    def done(m: Received) -> bool:
+        body = m.json()
+        return body.get("version") == version and body["state"] in {
+            "active",
+            "rejected",
+            "rolled_back",
+        }
+
+    return console.wait_for(done, timeout).json()
+
+
+def test_an_update_from_a_url_resumes_a_broken_download_and_goes_active(
+    tmp_path: Path,
+    key: Key,
+    daemon: Daemon,
+    console: TestClient,
+    server: FileServer,
+    broker: Broker,
+) -> None:
+    make_bundle(tmp_path / "www" / "v110", key.path, "1.1.0")
+    bundle = tmp_path / "www" / "v110"
+    server.cut_once["v110/conveyor_int8.tflite"] = 10_000
+    reply = console.request(
+        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/v110")
+    )
+    assert reply["ok"] is True
+    assert reply["result"] == {"model": "demo", "version": "1.1.0", "accepted": True}
+    state = final_state(console, "1.1.0")
+    assert state["state"] == "active", state
+    assert state["previous"] == "1.0.0"
+    assert state["validation"]["golden"] == 3
+    ranges = [r for p, r in server.requests if p == "v110/conveyor_int8.tflite"]
+    assert ranges == ["", "bytes=10000-"]
+    assert daemon.models["demo"].spec.version == "1.1.0"
+    states = [m.json()["state"] for m in console.on_topic(STATE)]
+    assert "fetching" in states
+    # A console arriving later sees the outcome, retained.
+    later = TestClient(broker.port, [STATE])
+    try:
+        seen = later.wait_for(lambda m: m.retain).json()
+    finally:
+        later.close()
+    assert (seen["state"], seen["version"]) == ("active", "1.1.0")
+
+
+def test_a_download_that_never_completes_is_rejected_and_the_old_model_serves(
+    tmp_path: Path, key: Key, daemon: Daemon, console: TestClient, server: FileServer
+) -> None:
+    bundle = make_bundle(tmp_path / "www" / "v2", key.path, "2.0.0")
+    server.cut_always["v2/conveyor_int8.tflite"] = 5_000
+    console.request(
+        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/v2")
+    )
+    state = final_state(console, "2.0.0")
+    assert state["state"] == "rejected"
+    assert state["code"] == "fetch_failed"
+    assert (
+        "failed after 4 attempts: connection closed after 20000 of 29272"
+        in (state["reason"])
+    )
+    assert daemon.models["demo"].spec.version == "1.0.0"
+
+
+def test_an_update_signed_by_an_unknown_key_is_refused_before_any_download(
+    tmp_path: Path, daemon: Daemon, console: TestClient, server: FileServer
+) -> None:
+    bundle = make_bundle(tmp_path / "www" / "x", fleet_key(tmp_path / "o").path)
+    reply = console.request(
+        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/x")
+    )
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == "untrusted_key"
+    assert server.requests == []
+    state = console.wait_for(lambda m: m.json()["state"] == "rejected").json()
+    assert "does not trust" in state["reason"]
+
+
+def test_an_update_in_mqtt_chunks_goes_active_and_rolls_back_by_command(
+    tmp_path: Path, key: Key, daemon: Daemon, console: TestClient
+) -> None:
+    bundle = make_bundle(tmp_path / "b", key.path, "1.2.0")
+    reply = console.request(f"{DEV}/cmd/model_update", update_args(bundle, chunks=True))
+    missing = reply["result"]["missing"]
+    assert set(missing) == {
+        f["path"] for f in json.loads((bundle / "manifest.json").read_text())["files"]
+    }
+    size = 40_000
+    for path in missing:
+        data = (bundle / path).read_bytes()
+        for offset in range(0, len(data), size):
+            chunk = base64.b64encode(data[offset : offset + size]).decode()
+            args = {"path": path, "offset": offset, "data": chunk}
+            r = console.request(f"{DEV}/cmd/model_chunk", json.dumps(args))
+            assert r["ok"], r
+    assert r["result"]["complete"] is True
+    assert final_state(console, "1.2.0")["state"] == "active"
+    reply = console.request(
+        f"{DEV}/cmd/model_rollback", json.dumps({"reason": "operator"})
+    )
+    assert reply["ok"], reply
+    assert reply["result"]["state"] == "rolled_back"
+    assert reply["result"]["from_version"] == "1.2.0"
+    assert daemon.models["demo"].spec.version == "1.0.0"
+
+
+def test_a_chunk_with_a_gap_is_refused_with_where_to_resume(
+    tmp_path: Path, key: Key, daemon: Daemon, console: TestClient
+) -> None:
+    bundle = make_bundle(tmp_path / "b", key.path, "1.3.0")
+    console.request(f"{DEV}/cmd/model_update", update_args(bundle, chunks=True))
+    args = {"path": "labels.txt", "offset": 4, "data": base64.b64encode(b"x").decode()}
+    reply = console.request(f"{DEV}/cmd/model_chunk", json.dumps(args))
+    assert reply["ok"] is False
+    assert reply["error"] == {
+        "code": "gap",
+        "message": "chunk of labels.txt at offset 4 leaves a gap: resend from 0",
+    }
