@@ -24,14 +24,81 @@ class _RuleBase(ConfigModel):
     )
 
 
-class LabelRuleConfig(_RuleBase):
+def _check_zone(zone: list[tuple[float, float]] | None) -> None:
+    if zone is None:
+        return
+    if len(zone) < 3:
+        raise invalid("a zone needs at least 3 points", "list [x, y] corners in order")
+    if any(not (0 <= v <= 1) for point in zone for v in point):
+        raise invalid(
+            "zone points must lie in 0..1",
+            "give corners as fractions of the frame's width and height",
+        )
+
+
+class _LabelMatch(_RuleBase):
+    label: str = Field(description="The label, as in the model's labels file.")
+    min_score: float = Field(default=0.5, ge=0, le=1, description="Least score.")
+    zone: list[tuple[float, float]] | None = Field(
+        default=None,
+        description="Polygon [[x, y], ...] in 0..1 frame coordinates; only "
+        "detections whose box centre lies inside count. Unset: the whole frame.",
+    )
+
+    @model_validator(mode="after")
+    def _valid_zone(self) -> _LabelMatch:
+        _check_zone(self.zone)
+        return self
+
+
+class LabelRuleConfig(_LabelMatch):
     """A label seen with a score at or above ``min_score`` for ``frames`` frames."""
 
     kind: Literal["label"] = Field(description="Vision rule on a model's label.")
-    label: str = Field(description="The label, as in the model's labels file.")
-    min_score: float = Field(default=0.5, ge=0, le=1, description="Least score.")
     frames: int = Field(
         default=1, ge=1, description="Consecutive frames the label must be seen."
+    )
+
+
+class CountRuleConfig(_LabelMatch):
+    """How many of a label are in view: more than ``above`` or fewer than ``below``."""
+
+    kind: Literal["count"] = Field(description="Vision rule on a label's count.")
+    above: int | None = Field(default=None, ge=0, description="Alert when count > it.")
+    below: int | None = Field(default=None, ge=1, description="Alert when count < it.")
+    frames: int = Field(
+        default=1, ge=1, description="Consecutive frames the count must be out."
+    )
+
+    @model_validator(mode="after")
+    def _needs_a_bound(self) -> CountRuleConfig:
+        if self.above is None and self.below is None:
+            raise invalid("no bound given", "set above, below, or both")
+        return self
+
+
+class AbsentRuleConfig(_LabelMatch):
+    """An expected label not seen for ``seconds``."""
+
+    kind: Literal["absent"] = Field(description="Vision rule on a missing label.")
+    seconds: float = Field(gt=0, description="Seconds without the label to alert.")
+
+
+class ScoreRuleConfig(_RuleBase):
+    """A model's anomaly score at or above ``min_score`` for ``frames`` frames."""
+
+    kind: Literal["score"] = Field(description="Vision rule on an anomaly score.")
+    min_score: float = Field(description="Alert when the score reaches this.")
+    output: int = Field(
+        default=0,
+        ge=0,
+        description="Output tensor holding the score (models without a decoder).",
+    )
+    label: str | None = Field(
+        default=None, description="For a classifier: the label whose score counts."
+    )
+    frames: int = Field(
+        default=1, ge=1, description="Consecutive frames the score must be high."
     )
 
 
@@ -73,7 +140,16 @@ class DetectorRuleConfig(_RuleBase):
     )
 
 
+VisionRuleConfig = (
+    LabelRuleConfig | CountRuleConfig | AbsentRuleConfig | ScoreRuleConfig
+)
+
 RuleConfig = Annotated[
-    LabelRuleConfig | ThresholdRuleConfig | DetectorRuleConfig,
+    LabelRuleConfig
+    | CountRuleConfig
+    | AbsentRuleConfig
+    | ScoreRuleConfig
+    | ThresholdRuleConfig
+    | DetectorRuleConfig,
     Field(discriminator="kind"),
 ]

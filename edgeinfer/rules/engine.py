@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from edgeinfer.config.rules import (
+    AbsentRuleConfig,
+    CountRuleConfig,
     DetectorRuleConfig,
     LabelRuleConfig,
     RuleConfig,
     ThresholdRuleConfig,
+    VisionRuleConfig,
 )
 from edgeinfer.detectors.build import build_detector
 from edgeinfer.errors import ConfigError
@@ -17,7 +20,13 @@ from edgeinfer.pipeline.events import Inference
 from edgeinfer.rules.alert import Alert
 from edgeinfer.rules.detector import DetectorRule
 from edgeinfer.rules.sensor import ThresholdRule
-from edgeinfer.rules.vision import LabelRule
+from edgeinfer.rules.vision import (
+    AbsentRule,
+    CountRule,
+    LabelRule,
+    ScoreRule,
+    VisionRule,
+)
 from edgeinfer.sources.base import Reading
 
 
@@ -33,7 +42,7 @@ class SensorRule(Protocol):
 class StreamRules:
     """The rule instances of one stream (each keeps its own state)."""
 
-    vision: list[LabelRule] = field(default_factory=list)
+    vision: list[VisionRule] = field(default_factory=list)
     sensor: list[SensorRule] = field(default_factory=list)
 
     def on_inference(self, inference: Inference) -> list[Alert]:
@@ -43,6 +52,53 @@ class StreamRules:
     def on_reading(self, reading: Reading) -> list[Alert]:
         """Alerts the sensor rules raise on one reading."""
         return [a for r in self.sensor if (a := r.on_reading(reading)) is not None]
+
+
+def _vision_rule(rule: VisionRuleConfig) -> VisionRule:
+    """A fresh rule instance for one stream."""
+    common: dict[str, Any] = {"severity": rule.severity}
+    points: list[tuple[float, float]] | None = getattr(rule, "zone", None)
+    zone = [(float(x), float(y)) for x, y in points] if points else None
+    if isinstance(rule, LabelRuleConfig):
+        return LabelRule(
+            rule.name,
+            rule.label,
+            min_score=rule.min_score,
+            frames=rule.frames,
+            zone=zone,
+            cooldown_s=rule.cooldown_s,
+            **common,
+        )
+    if isinstance(rule, CountRuleConfig):
+        return CountRule(
+            rule.name,
+            rule.label,
+            above=rule.above,
+            below=rule.below,
+            min_score=rule.min_score,
+            frames=rule.frames,
+            zone=zone,
+            cooldown_s=rule.cooldown_s,
+            **common,
+        )
+    if isinstance(rule, AbsentRuleConfig):
+        return AbsentRule(
+            rule.name,
+            rule.label,
+            seconds=rule.seconds,
+            min_score=rule.min_score,
+            zone=zone,
+            **common,
+        )
+    return ScoreRule(
+        rule.name,
+        min_score=rule.min_score,
+        output=rule.output,
+        label=rule.label,
+        frames=rule.frames,
+        cooldown_s=rule.cooldown_s,
+        **common,
+    )
 
 
 def _applies(rule: RuleConfig, stream: str) -> bool:
@@ -68,27 +124,19 @@ def build_rules(
                 f"rules.{i} ({rule.name}): unknown stream {unknown[0]!r} — "
                 f"use one of: {', '.join(out) or 'no streams configured'}"
             )
-        if isinstance(rule, LabelRuleConfig):
+        if isinstance(rule, VisionRuleConfig):
             for stream, labels in camera_labels.items():
                 if not _applies(rule, stream):
                     continue
-                if labels is not None and rule.label not in labels:
+                label = getattr(rule, "label", None)
+                if label is not None and labels is not None and label not in labels:
                     some = ", ".join(sorted(labels)[:8])
                     raise ConfigError(
-                        f"rules.{i} ({rule.name}): label {rule.label!r} is not a "
+                        f"rules.{i} ({rule.name}): label {label!r} is not a "
                         f"label of stream {stream}'s model — use one of its labels "
                         f"({some}, ...)"
                     )
-                out[stream].vision.append(
-                    LabelRule(
-                        rule.name,
-                        rule.label,
-                        min_score=rule.min_score,
-                        frames=rule.frames,
-                        severity=rule.severity,
-                        cooldown_s=rule.cooldown_s,
-                    )
-                )
+                out[stream].vision.append(_vision_rule(rule))
         elif isinstance(rule, ThresholdRuleConfig):
             for stream in sensor_streams:
                 if _applies(rule, stream):
