@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from edgeinfer.cli import alerts, bench, config, devices, infer, models, run
+from edgeinfer.cli import alerts, bench, config, devices, fleet, infer, models, run
 from edgeinfer.cli._common import run_app
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("replay")(run.replay_command)
 app.add_typer(config.app, name="config")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(models.app, name="models")
+app.add_typer(fleet.app, name="fleet")
 
 
 def main() -> None:
