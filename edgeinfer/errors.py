@@ -11,7 +11,8 @@ line and exits non-zero; the daemon logs it, counts it and keeps running.
     ├── InputError             an input (image, labels file, tensor) is unusable
     ├── SourceError            a camera, video, serial port or file source failed
     ├── CommandError           a fleet command was malformed or refused
-    └── UpdateError            a model bundle was refused (signature, files, device)
+    ├── UpdateError            a model bundle was refused (signature, files, device)
+    └── ServiceError           the control socket or the running daemon is unreachable
 """
 
 from __future__ import annotations
@@ -66,3 +67,7 @@ class UpdateError(EdgeinferError):
     def __init__(self, message: str, *, reason: str = "rejected") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class ServiceError(EdgeinferError):
+    """The local control socket cannot be served, or no daemon answers on it."""

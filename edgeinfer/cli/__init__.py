@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from edgeinfer.cli import alerts, bench, config, devices, fleet, infer, models, run
+from edgeinfer.cli import (
+    alerts,
+    bench,
+    config,
+    devices,
+    doctor,
+    fleet,
+    infer,
+    models,
+    run,
+    status,
+)
 from edgeinfer.cli._common import run_app
 
 app = typer.Typer(
@@ -23,6 +34,8 @@ app.command("bench")(bench.bench_command)
 app.command("devices")(devices.devices_command)
 app.command("run")(run.run_command)
 app.command("replay")(run.replay_command)
+app.command("status")(status.status_command)
+app.command("doctor")(doctor.doctor_command)
 app.add_typer(config.app, name="config")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(models.app, name="models")

@@ -38,11 +38,15 @@ def run_command(
 ) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT (or every file ends).
 
+    Under systemd (Type=notify) it reports READY, STATUS and watchdog pings; SIGHUP
+    reloads the config file. The CLI reaches it over the control socket.
+
     Results (at most one line a second per stream; every one with --json) and alerts
     go to stdout, alerts also to the durable alert log under state_dir.
     """
     from edgeinfer.app import Daemon  # noqa: PLC0415 -- keep other commands light
     from edgeinfer.config import load_config  # noqa: PLC0415
+    from edgeinfer.service import Service  # noqa: PLC0415
     from edgeinfer.sinks.stdout import StdoutSink  # noqa: PLC0415
 
     cfg = load_config(config, overrides or [])
@@ -59,11 +63,18 @@ def run_command(
     signal.signal(signal.SIGINT, on_signal)
     sink = StdoutSink(json_lines=json_out, result_interval_s=0.0 if json_out else 1.0)
     daemon = Daemon(cfg, sinks=[sink], config_file=config, overrides=overrides or [])
+    service: Service | None = None
     try:
         daemon.load()
         daemon.start()
+        service = Service(daemon)
+        service.start()
+        # SIGHUP (systemctl reload): re-read the file; an invalid one changes nothing.
+        signal.signal(signal.SIGHUP, service.on_sighup)
         daemon.wait(stop)
     finally:
+        if service is not None:
+            service.stop()
         daemon.stop()
     if json_out:
         print_json({"kind": "status", **daemon.status()})

@@ -18,6 +18,7 @@ from edgeinfer.config.device import DeviceConfig
 from edgeinfer.config.models import ModelConfig
 from edgeinfer.config.mqtt import MqttConfig
 from edgeinfer.config.rules import RuleConfig
+from edgeinfer.config.service import ServiceConfig
 from edgeinfer.config.streams import StreamList
 from edgeinfer.config.telemetry import TelemetryConfig
 from edgeinfer.config.updates import UpdatesConfig
@@ -64,6 +65,16 @@ class EdgeinferConfig(ConfigModel):
     updates: UpdatesConfig = Field(
         default_factory=UpdatesConfig, description="Signed model updates."
     )
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig,
+        description="systemd notifications and the local control socket.",
+    )
+
+    @property
+    def control_socket(self) -> Path:
+        """Where the daemon serves the CLI: ``service.control_socket`` or
+        ``<state_dir>/control.sock``."""
+        return self.service.socket_path(self.state_dir)
 
     @property
     def mqtt_prefix(self) -> str:

@@ -1,4 +1,4 @@
-"""Commands about the daemon itself: ping, status, set_log_level, selftest."""
+"""Commands about the daemon itself: ping, status, alerts, set_log_level, selftest."""
 
 from __future__ import annotations
 
@@ -43,6 +43,21 @@ def status(ctx: CommandContext, _args: NoArgs) -> dict[str, Any]:
     return {"version": __version__, **ctx.daemon.status()}
 
 
+class AlertsArgs(CommandArgs):
+    """Arguments of ``alerts``."""
+
+    limit: int = Field(default=10, ge=1, le=200, description="Newest alerts to return.")
+
+
+def alerts(ctx: CommandContext, args: AlertsArgs) -> dict[str, Any]:
+    """The newest alerts of the durable alert log, oldest first."""
+    rows = ctx.daemon.alert_log.tail(args.limit)
+    return {
+        "alerts": [body for _seq, body in rows],
+        "stored": ctx.daemon.alert_log.count(),
+    }
+
+
 def set_log_level(_ctx: CommandContext, args: LogLevelArgs) -> dict[str, Any]:
     """Change a logger's level until the next restart (the file is not changed)."""
     logger = logging.getLogger(args.logger or None)
@@ -63,5 +78,6 @@ def register(router: CommandRouter) -> None:
     """Add this module's commands to ``router``."""
     router.add("ping", NoArgs, ping)
     router.add("status", NoArgs, status)
+    router.add("alerts", AlertsArgs, alerts)
     router.add("set_log_level", LogLevelArgs, set_log_level)
     router.add("selftest", NoArgs, selftest)
