@@ -140,6 +140,32 @@ class DetectorRuleConfig(_RuleBase):
     )
 
 
+class DriftRuleConfig(_RuleBase):
+    """Population stability index of a statistic against its reference."""
+
+    kind: Literal["drift"] = Field(description="Drift of inputs or outputs.")
+    statistic: str = Field(
+        default="score",
+        description="Cameras: input (frame brightness) or score (the model's top "
+        "score); sensors: a channel name.",
+    )
+    threshold: float = Field(
+        default=0.25, gt=0, description="PSI that raises (0.1 moderate, 0.25 major)."
+    )
+    window: int = Field(default=500, ge=20, description="Recent values compared.")
+    reference_size: int = Field(
+        default=2000,
+        ge=20,
+        description="Values from the start of operation that form the reference.",
+    )
+    reference: list[float] | None = Field(
+        default=None,
+        description="A reference sample (e.g. from the model bundle) instead of the "
+        "first values seen.",
+    )
+    bins: int = Field(default=10, ge=2, le=100, description="Quantile bins.")
+
+
 VisionRuleConfig = (
     LabelRuleConfig | CountRuleConfig | AbsentRuleConfig | ScoreRuleConfig
 )
@@ -150,6 +176,7 @@ RuleConfig = Annotated[
     | AbsentRuleConfig
     | ScoreRuleConfig
     | ThresholdRuleConfig
-    | DetectorRuleConfig,
+    | DetectorRuleConfig
+    | DriftRuleConfig,
     Field(discriminator="kind"),
 ]

@@ -9,6 +9,7 @@ from edgeinfer.config.rules import (
     AbsentRuleConfig,
     CountRuleConfig,
     DetectorRuleConfig,
+    DriftRuleConfig,
     LabelRuleConfig,
     RuleConfig,
     ThresholdRuleConfig,
@@ -19,6 +20,7 @@ from edgeinfer.errors import ConfigError
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.rules.alert import Alert
 from edgeinfer.rules.detector import DetectorRule
+from edgeinfer.rules.drift import DriftMonitor, DriftRule
 from edgeinfer.rules.sensor import ThresholdRule
 from edgeinfer.rules.vision import (
     AbsentRule,
@@ -42,8 +44,12 @@ class SensorRule(Protocol):
 class StreamRules:
     """The rule instances of one stream (each keeps its own state)."""
 
-    vision: list[VisionRule] = field(default_factory=list)
+    vision: list[VisionRule | DriftRule] = field(default_factory=list)
     sensor: list[SensorRule] = field(default_factory=list)
+
+    def add_drift(self, rule: DriftRule, camera: bool) -> None:
+        """A drift rule watches results on a camera stream, readings on a sensor."""
+        (self.vision if camera else self.sensor).append(rule)
 
     def on_inference(self, inference: Inference) -> list[Alert]:
         """Alerts the vision rules raise on one result."""
@@ -126,35 +132,60 @@ def build_rules(
             )
         if isinstance(rule, VisionRuleConfig):
             for stream, labels in camera_labels.items():
-                if not _applies(rule, stream):
-                    continue
-                label = getattr(rule, "label", None)
-                if label is not None and labels is not None and label not in labels:
-                    some = ", ".join(sorted(labels)[:8])
-                    raise ConfigError(
-                        f"rules.{i} ({rule.name}): label {label!r} is not a "
-                        f"label of stream {stream}'s model — use one of its labels "
-                        f"({some}, ...)"
-                    )
-                out[stream].vision.append(_vision_rule(rule))
-        elif isinstance(rule, ThresholdRuleConfig):
+                if _applies(rule, stream):
+                    _check_label(i, rule, stream, labels)
+                    out[stream].vision.append(_vision_rule(rule))
+        elif isinstance(rule, DriftRuleConfig):
+            for stream, stream_rules in out.items():
+                if _applies(rule, stream):
+                    stream_rules.add_drift(_drift_rule(rule), stream in camera_labels)
+        else:
             for stream in sensor_streams:
                 if _applies(rule, stream):
-                    out[stream].sensor.append(
-                        ThresholdRule(
-                            rule.name,
-                            rule.channel,
-                            above=rule.above,
-                            below=rule.below,
-                            samples=rule.samples,
-                            severity=rule.severity,
-                            cooldown_s=rule.cooldown_s,
-                        )
-                    )
-        elif isinstance(rule, DetectorRuleConfig):
-            for stream in sensor_streams:
-                if _applies(rule, stream):
-                    out[stream].sensor.append(
-                        DetectorRule(rule.name, rule.channel, build_detector(rule))
-                    )
+                    out[stream].sensor.append(_sensor_rule(rule))
     return out
+
+
+def _check_label(
+    i: int, rule: VisionRuleConfig, stream: str, labels: set[str] | None
+) -> None:
+    """A vision rule naming a label the stream's model does not have is an error."""
+    label = getattr(rule, "label", None)
+    if label is not None and labels is not None and label not in labels:
+        some = ", ".join(sorted(labels)[:8])
+        raise ConfigError(
+            f"rules.{i} ({rule.name}): label {label!r} is not a "
+            f"label of stream {stream}'s model — use one of its labels "
+            f"({some}, ...)"
+        )
+
+
+def _sensor_rule(rule: ThresholdRuleConfig | DetectorRuleConfig) -> SensorRule:
+    """A fresh sensor rule instance for one stream."""
+    if isinstance(rule, ThresholdRuleConfig):
+        return ThresholdRule(
+            rule.name,
+            rule.channel,
+            above=rule.above,
+            below=rule.below,
+            samples=rule.samples,
+            severity=rule.severity,
+            cooldown_s=rule.cooldown_s,
+        )
+    return DetectorRule(rule.name, rule.channel, build_detector(rule))
+
+
+def _drift_rule(rule: DriftRuleConfig) -> DriftRule:
+    monitor = DriftMonitor(
+        bins=rule.bins,
+        window=rule.window,
+        reference_size=rule.reference_size,
+        reference=rule.reference,
+    )
+    return DriftRule(
+        rule.name,
+        rule.statistic,
+        threshold=rule.threshold,
+        monitor=monitor,
+        severity=rule.severity,
+    )
