@@ -6,7 +6,8 @@
             ...                                # found.score, .value, .baseline
 
 Each stage is small, per channel, and causal (an output at time t depends only on
-samples at or before t), and costs O(1) or O(log n) Python per sample:
+samples at or before t); a statistic costs a few microseconds of Python a sample
+(sliding windows are sorted lists kept with binary search):
 
     guard       drops and counts bad samples (missing, NaN, infinite, duplicated
                 or out-of-order timestamps) and notices gaps   (``guard``)

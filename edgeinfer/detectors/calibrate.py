@@ -108,7 +108,7 @@ class TailCalibrator:
         if math.isnan(raw):
             return NOT_READY
         history = self._history
-        n = len(history)
+        n = len(history.values)
         score = NOT_READY
         if n >= self.min_history:
             per_day = math.log10(self._interval.value / SECONDS_PER_DAY)
@@ -120,7 +120,9 @@ class TailCalibrator:
         """``-log10 p`` of ``raw`` among the sorted ``values`` (``n`` of them)."""
         top = min(int((1 - self.tail) * n), n - MIN_EXCESSES)
         threshold = values[top]
-        excesses = [v - threshold for v in values[top + 1 :]] if raw > threshold else []
+        if raw <= threshold:  # within the bulk: the empirical rank
+            return -math.log10((self._history.count_at_least(raw) + 1) / (n + 1))
+        excesses = [v - threshold for v in values[top + 1 :]]
         if _distinct(excesses, RESOLUTION * abs(threshold)) < MIN_DISTINCT:
             return -math.log10((self._history.count_at_least(raw) + 1) / (n + 1))
         log_p = math.log10((n - top) / (n + 1)) + pareto_log10_tail(

@@ -1,9 +1,9 @@
 """A detector: guard, scorer and alarm on one channel, one sample at a time.
 
-detector = Detector(RobustZScorer(288), AlarmPolicy(enter=5, exit=3))
-for t, x in samples:
-    if (found := detector.update(t, x)) is not None:
-        print(found.severity, found.score, found.value, found.baseline)
+    detector = Detector(RobustZScorer(288), AlarmPolicy(enter=5, exit=3))
+    for t, x in samples:
+        if (found := detector.update(t, x)) is not None:
+            print(found.severity, found.score, found.value, found.baseline)
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ class RangeScorer:
         """Score ``value`` against the window's range, then add it to the window."""
         window = self._window
         score = NOT_READY
-        if len(window) >= MIN_SAMPLES:
-            values = window.values
+        values = window.values
+        if len(values) >= MIN_SAMPLES:
             low, high = values[0], values[-1]
             unit = self.margin * max(high - low, RELATIVE_FLOOR * max(1.0, abs(high)))
             if value > high:

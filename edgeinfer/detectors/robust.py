@@ -67,7 +67,7 @@ class RobustZScorer:
             recent.push(value)
             probe = recent.median()
         score = NOT_READY
-        if len(window) >= MIN_SAMPLES:
+        if len(window.values) >= MIN_SAMPLES:
             center = window.median()
             self.baseline = center
             score = abs(probe - center) / robust_scale(window, center) * self._shrink
