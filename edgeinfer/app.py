@@ -33,6 +33,7 @@ from edgeinfer.pipeline.vision import ModelWorkers
 from edgeinfer.rules.alert import Alert
 from edgeinfer.rules.engine import StreamRules, build_rules
 from edgeinfer.sinks.alertlog import AlertLog
+from edgeinfer.sinks.serial_action import SerialActionSink
 from edgeinfer.sources import build_source
 from edgeinfer.sources.base import Frame, Reading, Source
 from edgeinfer.updates.manager import ModelUpdater
@@ -75,7 +76,16 @@ class Daemon:
         self.hub = FrameHub()
         self.workers: list[ModelWorkers] = []
         self.sources: dict[str, Source] = {}
-        self.alert_log = AlertLog(config.state_dir / "alerts.db")
+        self.alert_log = AlertLog(
+            config.state_dir / "alerts.db",
+            max_rows=config.alerts.max_rows,
+            max_bytes=int(config.alerts.max_mb * 2**20),
+        )
+        self.actions = [
+            SerialActionSink(a.port, a.baud, line=a.line, min_severity=a.min_severity)
+            for a in config.alerts.actions
+        ]
+        self.sinks.extend(self.actions)
         self._gates: dict[str, MotionGate] = {}
         self._lossless: set[str] = set()  # files read as fast as the model goes
         self._sensor_queues: dict[str, queue.Queue[Reading | None]] = {}
@@ -256,6 +266,8 @@ class Daemon:
         self.updates.stop()
         for model in self.models.values():
             model.close()
+        for action in self.actions:
+            action.close()
         self.alert_log.close()
 
     def status(self) -> dict[str, Any]:

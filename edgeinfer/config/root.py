@@ -14,6 +14,7 @@ from edgeinfer.config.accelerators import (
     LiteRTConfig,
     OpenVINOConfig,
 )
+from edgeinfer.config.alerts import AlertsConfig
 from edgeinfer.config.device import DeviceConfig
 from edgeinfer.config.models import ModelConfig
 from edgeinfer.config.mqtt import MqttConfig
@@ -55,6 +56,10 @@ class EdgeinferConfig(ConfigModel):
     )
     rules: list[RuleConfig] = Field(
         default_factory=list, description="Conditions that raise alerts."
+    )
+    alerts: AlertsConfig = Field(
+        default_factory=AlertsConfig,
+        description="The local alert log and local actions on alerts.",
     )
     mqtt: MqttConfig = Field(
         default_factory=MqttConfig, description="Broker connection."

@@ -3,12 +3,15 @@ out, and a line written while the adapter is unplugged arrives after it is back.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import serial
 
+from edgeinfer.app import Daemon
+from edgeinfer.config import load_config
 from edgeinfer.rules.alert import Alert
 from edgeinfer.sinks.serial_action import SerialActionSink, format_line
 from edgeinfer.sources.base import Backoff
@@ -69,3 +72,34 @@ def test_alert_lines_reach_the_port_and_survive_an_unplug(
     finally:
         reader.close()
         sink.close()
+
+
+def test_the_daemon_writes_a_line_per_defect_to_the_configured_port(
+    socat: SocatPair, tmp_path: Path
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(
+        root / "device-configs" / "demo.yaml",
+        [
+            "streams.0.realtime=false",
+            f"state_dir={tmp_path}",
+            "mqtt.enabled=false",
+            f"alerts.actions=[{{port: {socat.a}, line: 'DEFECT {{seq}} {{score}}'}}]",
+            "alerts.max_mb=1",
+        ],
+    )
+    reader = serial.Serial(socat.b, timeout=0.2)
+    daemon = Daemon(config)
+    try:
+        daemon.load()
+        daemon.start()
+        daemon.wait(threading.Event(), poll_s=0.05)
+    finally:
+        daemon.stop()
+    lines = read_lines(reader, 3)
+    reader.close()
+    assert len(lines) == 3
+    assert all(line.startswith("DEFECT ") for line in lines)
+    assert [int(line.split()[1]) for line in lines] == sorted(
+        int(line.split()[1]) for line in lines
+    )
