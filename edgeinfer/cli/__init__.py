@@ -11,6 +11,7 @@ import typer
 from edgeinfer.cli import (
     alerts,
     bench,
+    camera,
     config,
     devices,
     doctor,
@@ -18,6 +19,7 @@ from edgeinfer.cli import (
     infer,
     models,
     run,
+    serialport,
     status,
 )
 from edgeinfer.cli._common import run_app
@@ -37,6 +39,8 @@ app.command("replay")(run.replay_command)
 app.command("status")(status.status_command)
 app.command("doctor")(doctor.doctor_command)
 app.add_typer(config.app, name="config")
+app.add_typer(camera.app, name="camera")
+app.add_typer(serialport.app, name="serial")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(models.app, name="models")
 app.add_typer(fleet.app, name="fleet")
