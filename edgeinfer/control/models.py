@@ -1,5 +1,5 @@
-"""Commands on models: model_update (push a signed bundle), model_chunk (its files
-over MQTT), model_rollback, and model_state.
+"""Commands on models: model_update (push a signed bundle, optionally in shadow),
+model_chunk (its files over MQTT), model_promote, model_rollback, and model_state.
 
 ``model_update`` answers at once (the signed manifest is checked before the reply);
 progress and the outcome follow on ``<prefix>/model/state``.
@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from edgeinfer.control.router import CommandArgs, CommandContext, CommandRouter
 from edgeinfer.errors import CommandError, UpdateError
+from edgeinfer.updates.shadow import ShadowPlan
 
 MAX_MANIFEST = 256 * 1024
 
@@ -21,6 +22,27 @@ class ModelArgs(CommandArgs):
     """Arguments naming one model (default: the first configured)."""
 
     model: str = Field(default="", max_length=200, description="Model name.")
+
+
+class ShadowArgs(CommandArgs):
+    """How a candidate is shadowed before it is activated."""
+
+    sample: float = Field(
+        default=0.25, gt=0, le=1, description="Share of live frames it sees."
+    )
+    min_samples: int = Field(
+        default=50, ge=1, description="Frames compared before promotion."
+    )
+    promote_at: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Promote at this agreement; None: wait for model_promote.",
+    )
+
+    def plan(self) -> ShadowPlan:
+        """As the updater takes it."""
+        return ShadowPlan(self.sample, self.min_samples, self.promote_at)
 
 
 class UpdateArgs(ModelArgs):
@@ -37,6 +59,9 @@ class UpdateArgs(ModelArgs):
     )
     chunks: bool = Field(
         default=False, description="The files follow in model_chunk commands."
+    )
+    shadow: ShadowArgs | None = Field(
+        default=None, description="Run it in shadow first instead of activating."
     )
 
     @model_validator(mode="after")
@@ -82,15 +107,16 @@ def model_update(ctx: CommandContext, args: UpdateArgs) -> dict[str, Any]:
     delivery = updater.delivery
     try:
         manifest, folder = delivery.accept(name, args.manifest, args.signature)
+        plan = args.shadow.plan() if args.shadow is not None else None
         if args.chunks:
-            transfer = delivery.open_transfer(name, manifest, folder)
+            transfer = delivery.open_transfer(name, manifest, folder, plan)
             return {
                 "model": name,
                 "version": manifest.version,
                 "accepted": True,
                 "missing": transfer.missing(),
             }
-        delivery.from_url(name, manifest, folder, args.url)
+        delivery.from_url(name, manifest, folder, args.url, plan)
     except UpdateError as err:
         updater.report(name, "rejected", reason=str(err), code=err.reason)
         raise _refused(err) from None
@@ -107,9 +133,21 @@ def model_chunk(ctx: CommandContext, args: ChunkArgs) -> dict[str, Any]:
         raise _refused(err) from None
 
 
+def model_promote(ctx: CommandContext, args: ModelArgs) -> dict[str, Any]:
+    """Activate the candidate running in shadow now."""
+    try:
+        return ctx.daemon.updates.promote(_model(ctx, args.model))
+    except UpdateError as err:
+        raise _refused(err) from None
+
+
 def model_rollback(ctx: CommandContext, args: RollbackArgs) -> dict[str, Any]:
-    """Go back to the previous version of the model now."""
-    state = ctx.daemon.updates.rollback(_model(ctx, args.model), args.reason)
+    """Go back to the previous version of the model now (or end a shadow test)."""
+    name = _model(ctx, args.model)
+    cancelled = ctx.daemon.updates.cancel_shadow(name, args.reason)
+    if cancelled is not None:
+        return cancelled
+    state = ctx.daemon.updates.rollback(name, args.reason)
     if state["state"] != "rolled_back":
         raise CommandError(state.get("reason", "rollback failed"), code="failed")
     return state
@@ -132,4 +170,5 @@ def register(router: CommandRouter) -> None:
     router.add("model_update", UpdateArgs, model_update)
     router.add("model_chunk", ChunkArgs, model_chunk)
     router.add("model_rollback", RollbackArgs, model_rollback)
+    router.add("model_promote", ModelArgs, model_promote)
     router.add("model_state", ModelArgs, model_state)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from edgeinfer.errors import UpdateError
 from edgeinfer.updates.fetch import fetch_bundle
 from edgeinfer.updates.manifest import MANIFEST, SIGNATURE, Manifest, parse_manifest
+from edgeinfer.updates.shadow import ShadowPlan
 from edgeinfer.updates.signing import verify_signature
 
 if TYPE_CHECKING:
@@ -32,8 +33,11 @@ log = logging.getLogger(__name__)
 class Transfer:
     """A bundle arriving in chunks: its manifest and the bytes received per file."""
 
-    def __init__(self, name: str, manifest: Manifest, folder: Path) -> None:
+    def __init__(
+        self, name: str, manifest: Manifest, folder: Path, plan: ShadowPlan | None
+    ) -> None:
         self.name, self.manifest, self.folder = name, manifest, folder
+        self.plan = plan
         self.sizes = {f.path: f.size for f in manifest.files}
 
     def have(self, path: str) -> int:
@@ -86,13 +90,26 @@ class Delivery:
         (folder / SIGNATURE).write_bytes(signature_text.encode())
         return manifest, folder
 
-    def from_url(self, name: str, manifest: Manifest, folder: Path, url: str) -> None:
+    def from_url(
+        self,
+        name: str,
+        manifest: Manifest,
+        folder: Path,
+        url: str,
+        plan: ShadowPlan | None = None,
+    ) -> None:
         """Download the files from ``url`` and update, in a background thread."""
-        self._run(name, manifest, folder, url)
+        self._run(name, manifest, folder, url, plan)
 
-    def open_transfer(self, name: str, manifest: Manifest, folder: Path) -> Transfer:
+    def open_transfer(
+        self,
+        name: str,
+        manifest: Manifest,
+        folder: Path,
+        plan: ShadowPlan | None = None,
+    ) -> Transfer:
         """Wait for the files in ``model_chunk`` commands."""
-        transfer = Transfer(name, manifest, folder)
+        transfer = Transfer(name, manifest, folder, plan)
         with self._lock:
             self.transfers[name] = transfer
         self.updater.report(
@@ -145,11 +162,16 @@ class Delivery:
         if done:
             with self._lock:
                 self.transfers.pop(name, None)
-            self._run(name, transfer.manifest, transfer.folder, None)
+            self._run(name, transfer.manifest, transfer.folder, None, transfer.plan)
         return {"path": path, "have": transfer.have(path), "complete": done}
 
     def _run(
-        self, name: str, manifest: Manifest, folder: Path, url: str | None
+        self,
+        name: str,
+        manifest: Manifest,
+        folder: Path,
+        url: str | None,
+        plan: ShadowPlan | None,
     ) -> None:
         with self._lock:
             if name in self._busy:
@@ -160,13 +182,18 @@ class Delivery:
             self._busy.add(name)
         threading.Thread(
             target=self._update,
-            args=(name, manifest, folder, url),
+            args=(name, manifest, folder, url, plan),
             name=f"update-{name}",
             daemon=True,
         ).start()
 
     def _update(
-        self, name: str, manifest: Manifest, folder: Path, url: str | None
+        self,
+        name: str,
+        manifest: Manifest,
+        folder: Path,
+        url: str | None,
+        plan: ShadowPlan | None,
     ) -> None:
         version = manifest.version
         try:
@@ -187,7 +214,7 @@ class Delivery:
                     max_bytes=u.max_bytes,
                     progress=progress,
                 )
-            self.updater.update(name, folder)
+            self.updater.update(name, folder, plan)
             shutil.rmtree(folder, ignore_errors=True)
         except UpdateError as err:
             self.updater.report(

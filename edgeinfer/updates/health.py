@@ -9,6 +9,7 @@ come from the streams' own counters (a failing frame yields no result to count).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edgeinfer.config.updates import ProbationConfig
@@ -61,6 +62,8 @@ class HealthTracker:
         self.versions: dict[str, str] = {}  # model name -> version serving now
         self._health: dict[tuple[str, str], Health] = {}
         self._lock = threading.Lock()
+        # Called with every result (shadow candidates take their sample here).
+        self.observers: list[Callable[[Inference], None]] = []
 
     def health(self, model: str, version: str) -> Health:
         """The (live) record of ``model`` at ``version``."""
@@ -78,6 +81,8 @@ class HealthTracker:
 
     def on_result(self, inference: Inference) -> None:
         """Count an inferred (not gated) frame and its inference time."""
+        for observe in list(self.observers):
+            observe(inference)
         if inference.gated:
             return
         h = self.health(inference.model, inference.model_version)

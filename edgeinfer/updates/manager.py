@@ -26,6 +26,7 @@ from edgeinfer.updates.bundle import Bundle
 from edgeinfer.updates.compat import bundle_spec, check_compatible
 from edgeinfer.updates.delivery import Delivery
 from edgeinfer.updates.health import Health, HealthTracker, judge
+from edgeinfer.updates.shadow import Shadow, ShadowPlan
 from edgeinfer.updates.store import ModelStore
 from edgeinfer.updates.validate import load_candidate, validate_model
 
@@ -50,6 +51,7 @@ class ModelUpdater:
         self._errors_at: dict[str, int] = {}  # errors counted when a version began
         self._probation: dict[str, threading.Event] = {}
         self.delivery = Delivery(self)
+        self._shadows: dict[str, tuple[Shadow, Bundle, dict[str, Any]]] = {}
 
     # -- store and specs ------------------------------------------------------------
     def store(self, name: str) -> ModelStore:
@@ -90,9 +92,12 @@ class ModelUpdater:
         return body
 
     # -- update ---------------------------------------------------------------------
-    def update(self, name: str, source: Path) -> dict[str, Any]:
+    def update(
+        self, name: str, source: Path, shadow: ShadowPlan | None = None
+    ) -> dict[str, Any]:
         """Install, validate and activate the bundle at ``source`` for model
-        ``name``; returns the final state (active or rejected)."""
+        ``name`` (or with ``shadow``, run it beside the active model first);
+        returns the state reached (active, shadow or rejected)."""
         with self._lock:
             bundle: Bundle | None = None
             try:
@@ -110,6 +115,8 @@ class ModelUpdater:
                     raise
             except UpdateError as err:
                 return self.report(name, "rejected", reason=str(err), code=err.reason)
+            if shadow is not None:
+                return self._start_shadow(name, bundle, model, report.to_json(), shadow)
             return self._activate(name, bundle, model, report.to_json())
 
     def _discard(self, name: str, version: str) -> None:
@@ -118,7 +125,12 @@ class ModelUpdater:
             self.store(name).remove(version)
 
     def _activate(
-        self, name: str, bundle: Bundle, model: Model, validation: dict[str, Any]
+        self,
+        name: str,
+        bundle: Bundle,
+        model: Model,
+        validation: dict[str, Any],
+        **info: Any,
     ) -> dict[str, Any]:
         store = self.store(name)
         previous = self.daemon.models[name].spec.version
@@ -131,6 +143,7 @@ class ModelUpdater:
             previous=previous,
             validation=validation,
             probation="watching",
+            **info,
         )
         self._start_probation(name, bundle.version, previous)
         return state
@@ -142,6 +155,72 @@ class ModelUpdater:
         old = self.daemon.swap_model(name, model)
         if old is not model:
             old.close()
+
+    # -- shadow ---------------------------------------------------------------------
+    def _start_shadow(
+        self,
+        name: str,
+        bundle: Bundle,
+        model: Model,
+        validation: dict[str, Any],
+        plan: ShadowPlan,
+    ) -> dict[str, Any]:
+        self.cancel_shadow(name, "replaced by a newer candidate")
+
+        def report(s: Shadow) -> None:
+            self.report(name, "shadow", version=s.version, shadow=s.to_json())
+
+        shadow = Shadow(name, model, plan, report, lambda s: self.promote(name))
+        self._shadows[name] = (shadow, bundle, validation)
+        self.tracker.observers.append(shadow.offer)
+        shadow.start()
+        return self.report(
+            name,
+            "shadow",
+            version=bundle.version,
+            validation=validation,
+            shadow=shadow.to_json(),
+        )
+
+    def _end_shadow(self, name: str) -> tuple[Shadow, Bundle, dict[str, Any]] | None:
+        entry = self._shadows.pop(name, None)
+        if entry is not None:
+            shadow = entry[0]
+            with contextlib.suppress(ValueError):
+                self.tracker.observers.remove(shadow.offer)
+            shadow.stop()
+        return entry
+
+    def promote(self, name: str) -> dict[str, Any]:
+        """Activate the shadowed candidate of model ``name`` now."""
+        entry = self._end_shadow(name)
+        if entry is None:
+            raise UpdateError(
+                f"model {name} has no candidate in shadow — send model_update with "
+                "shadow first",
+                reason="no_shadow",
+            )
+        shadow, bundle, validation = entry
+        with self._lock:
+            return self._activate(
+                name, bundle, shadow.candidate, validation, shadow=shadow.to_json()
+            )
+
+    def cancel_shadow(self, name: str, reason: str) -> dict[str, Any] | None:
+        """Stop shadowing the candidate of model ``name`` (it is not activated)."""
+        entry = self._end_shadow(name)
+        if entry is None:
+            return None
+        shadow = entry[0]
+        shadow.candidate.close()
+        return self.report(
+            name,
+            "rejected",
+            version=shadow.version,
+            reason=f"shadow ended: {reason}",
+            code="shadow_cancelled",
+            shadow=shadow.to_json(),
+        )
 
     # -- probation and rollback -----------------------------------------------------
     def _start_probation(self, name: str, version: str, previous: str) -> None:
@@ -210,6 +289,8 @@ class ModelUpdater:
             )
 
     def stop(self) -> None:
-        """End any probation (the daemon is stopping)."""
+        """End any probation and shadow (the daemon is stopping)."""
         for stop in self._probation.values():
             stop.set()
+        for name in list(self._shadows):
+            self.cancel_shadow(name, "the daemon stopped")

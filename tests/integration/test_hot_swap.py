@@ -17,6 +17,7 @@ from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.rules.alert import Alert
+from edgeinfer.updates.shadow import ShadowPlan
 from tests.bundles import Key, device_config, fleet_key, make_bundle
 
 pytestmark = pytest.mark.integration
@@ -176,3 +177,49 @@ def test_the_daemon_starts_on_the_active_bundle(tmp_path: Path, key: Key) -> Non
         assert again.models["demo"].spec.path.parent.name == "1.3.0"
     finally:
         again.stop()
+
+
+def test_a_shadow_candidate_that_agrees_is_promoted_at_the_threshold(
+    tmp_path: Path, key: Key, running: tuple[Daemon, Recorder]
+) -> None:
+    daemon, recorder = running
+    wait_for(lambda: recorder.count("1.0.0") >= 10)
+    plan = ShadowPlan(sample=1.0, min_samples=20, promote_at=0.9)
+    bundle = make_bundle(tmp_path / "b", key.path, "1.1.0")
+    state = daemon.updates.update("demo", bundle, plan)
+    assert state["state"] == "shadow"
+    assert recorder.count("1.1.0") == 0  # the shadow's results are not served
+    wait_for(lambda: recorder.count("1.1.0") >= 10)
+    promoted = next(
+        s for s in recorder.states if s["state"] == "active" and "shadow" in s
+    )
+    assert promoted["shadow"]["samples"] >= 20
+    assert promoted["shadow"]["agreement"] >= 0.9
+    assert daemon.models["demo"].spec.version == "1.1.0"
+
+
+def test_a_disagreeing_shadow_candidate_is_reported_and_never_served(
+    tmp_path: Path, key: Key, running: tuple[Daemon, Recorder]
+) -> None:
+    # The labels file in the wrong order: every good part would read as a defect.
+    def shuffled(_m: dict[str, Any], d: Path) -> None:
+        (d / "labels.txt").write_text("ok\ndefect\nempty\n")
+
+    daemon, recorder = running
+    plan = ShadowPlan(sample=1.0, min_samples=20, promote_at=0.9)
+    bundle = make_bundle(tmp_path / "b", key.path, "1.1.0", edit=shuffled)
+    assert daemon.updates.update("demo", bundle, plan)["state"] == "shadow"
+
+    def compared() -> bool:
+        shadow = recorder.states[-1].get("shadow", {})
+        return bool(shadow.get("compared", 0) >= 30)
+
+    wait_for(compared)
+    report = recorder.states[-1]
+    assert report["state"] == "shadow"
+    assert report["shadow"]["agreement"] < 0.5
+    state = daemon.updates.cancel_shadow("demo", "operator")
+    assert state is not None
+    assert (state["state"], state["code"]) == ("rejected", "shadow_cancelled")
+    assert recorder.count("1.1.0") == 0
+    assert daemon.models["demo"].spec.version == "1.0.0"

@@ -369,7 +369,7 @@ def test_restart_stream_reopens_its_source(console: TestClient, daemon: Daemon) 
 @pytest.mark.parametrize(
     ("name", "payload", "code", "words"),
     [
-        ("reboot", b"{}", "unknown_command", "use one of: get_config, model_chunk,"),
+        ("reboot", b"{}", "unknown_command", "use one of: alerts, get_config,"),
         ("ping", b"{not json", "bad_json", "the payload is not JSON"),
         ("ping", b"\xff\xfe", "bad_json", "not UTF-8"),
         ("ping", b"[1, 2]", "bad_request", "must be a JSON object, not list"),

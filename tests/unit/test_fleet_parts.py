@@ -98,8 +98,10 @@ def test_an_atomic_write_that_fails_leaves_the_file_alone(tmp_path: Path) -> Non
 
 def test_the_router_names_the_known_commands() -> None:
     assert build_router().names() == [
+        "alerts",
         "get_config",
         "model_chunk",
+        "model_promote",
         "model_rollback",
         "model_state",
         "model_update",
