@@ -277,3 +277,57 @@ def _serialize(g: _Graph, graph_input: int, output: int, description: str) -> by
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def build_mlp_tflite(
+    layers: list[tuple[NDArray[np.float32], NDArray[np.float32]]],
+    calibration: NDArray[np.float32],
+    description: str = "edgeinfer sensor forecaster",
+) -> bytes:
+    """Quantize a ReLU multilayer perceptron to a full-integer .tflite.
+
+    ``layers`` are (weights [out, in], bias [out]) pairs; every layer but the last is
+    followed by ReLU. ``calibration`` (N, in) float inputs fix every activation range,
+    the input's included (asymmetric int8). Input and output are int8 [1, in] and
+    [1, out] with their scale and zero point in the file, so edgeinfer quantizes and
+    dequantizes them like any other model.
+    """
+    acts = [calibration.astype(np.float32)]
+    for i, (w, b) in enumerate(layers):
+        z = acts[-1] @ w.T + b
+        acts.append(np.maximum(z, 0.0) if i < len(layers) - 1 else z)
+    qs = [activation_qparams(float(a.min()), float(a.max())) for a in acts]
+    g = _Graph()
+    i8, i32 = tfl.TensorType.INT8, tfl.TensorType.INT32
+    x = g.tensor("window", (1, layers[0][0].shape[1]), i8, qs[0])
+    graph_input = x
+    for i, (w, b) in enumerate(layers):
+        w_q, w_scale = quantize_weights(w, per_channel=False)
+        bias_scale = qs[i].scale[0] * float(w_scale[0])
+        wt = g.tensor(
+            f"dense{i}/weights", w_q.shape, i8, QParams((float(w_scale[0]),), (0,)), w_q
+        )
+        bt = g.tensor(
+            f"dense{i}/bias",
+            (w.shape[0],),
+            i32,
+            QParams((bias_scale,), (0,)),
+            np.rint(b / bias_scale).astype(np.int32),
+        )
+        last = i == len(layers) - 1
+        y = g.tensor(
+            "forecast" if last else f"dense{i}", (1, w.shape[0]), i8, qs[i + 1]
+        )
+        opts = tfl.FullyConnectedOptionsT()
+        opts.fusedActivationFunction = (
+            tfl.ActivationFunctionType.NONE if last else tfl.ActivationFunctionType.RELU
+        )
+        g.op(
+            tfl.BuiltinOperator.FULLY_CONNECTED,
+            [x, wt, bt],
+            [y],
+            tfl.BuiltinOptions.FullyConnectedOptions,
+            opts,
+        )
+        x = y
+    return _serialize(g, graph_input, x, description)

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from edgeinfer.config._base import ConfigModel, invalid
+from edgeinfer.config._base import ConfigModel, ConfigPath, invalid
 
 
 class CalibrationConfig(ConfigModel):
@@ -187,11 +187,29 @@ class RangeConfig(_ScorerBase):
     )
 
 
+class ModelScorerConfig(_ScorerBase):
+    """A learned forecaster (int8, run on the backends): its forecast error."""
+
+    kind: Literal["model"] = Field(default="model", description="Learned forecaster.")
+    path: ConfigPath = Field(
+        description="The forecaster's JSON description, from "
+        "tools/make_sensor_model.py (the .tflite sits beside it).",
+    )
+    backend: str | None = Field(
+        default=None, description="Backend to run it on; default: the best present."
+    )
+
+
 MemberConfig = Annotated[
-    RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig | RangeConfig,
+    RobustZConfig
+    | EwmaConfig
+    | RateConfig
+    | SeasonalConfig
+    | RangeConfig
+    | ModelScorerConfig,
     Field(discriminator="kind"),
 ]
-"""One statistic. (A learned model scoring windows would be one more kind here.)"""
+"""One statistic."""
 
 
 class CombineConfig(ConfigModel):
@@ -226,6 +244,7 @@ DetectorConfig = Annotated[
     | RateConfig
     | SeasonalConfig
     | RangeConfig
+    | ModelScorerConfig
     | CombineConfig,
     Field(discriminator="kind"),
 ]

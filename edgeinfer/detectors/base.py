@@ -22,8 +22,7 @@ class Scorer(Protocol):
     ``baseline`` is what the last sample was compared with (a median, a mean, the
     expected value at that time of day...), in the channel's unit, for the alert.
     A learned model scoring windows of samples (an int8 network on the device's
-    accelerator) fits the same protocol; the statistical scorers are the ones
-    built so far.
+    accelerator, ``learned.ForecastScorer``) fits the same protocol.
     """
 
     name: str

@@ -8,6 +8,7 @@ from typing import Any
 from edgeinfer.config.detectors import (
     CombineConfig,
     EwmaConfig,
+    ModelScorerConfig,
     RangeConfig,
     RateConfig,
     RobustZConfig,
@@ -20,6 +21,7 @@ from edgeinfer.detectors.calibrate import TailCalibrator
 from edgeinfer.detectors.combine import CombinedScorer
 from edgeinfer.detectors.detector import Detector
 from edgeinfer.detectors.ewma import EwmaScorer
+from edgeinfer.detectors.learned import ForecastScorer
 from edgeinfer.detectors.range import RangeScorer
 from edgeinfer.detectors.rate import RateScorer
 from edgeinfer.detectors.robust import RobustZScorer
@@ -38,9 +40,17 @@ _SCORERS: dict[str, Callable[[Any, str], Scorer]] = {
         c.period_s, c.bins, c.alpha, c.min_cycles, name=name
     ),
     "range": lambda c, name: RangeScorer(c.window, c.margin, name=name),
+    "model": lambda c, name: ForecastScorer(c.path, name=name, backend=c.backend),
 }
 
-MemberConfig = RobustZConfig | EwmaConfig | RateConfig | SeasonalConfig | RangeConfig
+MemberConfig = (
+    RobustZConfig
+    | EwmaConfig
+    | RateConfig
+    | SeasonalConfig
+    | RangeConfig
+    | ModelScorerConfig
+)
 
 
 def build_scorer(config: MemberConfig | CombineConfig) -> Scorer:
