@@ -63,18 +63,17 @@ def run_command(
     signal.signal(signal.SIGINT, on_signal)
     sink = StdoutSink(json_lines=json_out, result_interval_s=0.0 if json_out else 1.0)
     daemon = Daemon(cfg, sinks=[sink], config_file=config, overrides=overrides or [])
-    service: Service | None = None
+    service = Service(daemon)
+    # SIGHUP (systemctl reload): re-read the file; an invalid one changes nothing.
+    # Set before loading, so a reload asked for meanwhile waits instead of killing.
+    signal.signal(signal.SIGHUP, service.on_sighup)
     try:
         daemon.load()
         daemon.start()
-        service = Service(daemon)
         service.start()
-        # SIGHUP (systemctl reload): re-read the file; an invalid one changes nothing.
-        signal.signal(signal.SIGHUP, service.on_sighup)
         daemon.wait(stop)
     finally:
-        if service is not None:
-            service.stop()
+        service.stop()
         daemon.stop()
     if json_out:
         print_json({"kind": "status", **daemon.status()})

@@ -112,7 +112,15 @@ class Service:
                 self._watchdog(self.watchdog_s)
             if now >= next_status:
                 next_status = now + status_every
-                self.notifier.send(STATUS=self.summary())
+                self._send_status()
+
+    def _send_status(self) -> None:
+        try:
+            line = self.summary()
+        except Exception:  # a stage boundary: a bad summary must not stop the pings
+            log.exception("could not summarise the status for systemd")
+            return
+        self.notifier.send(STATUS=line)
 
     def _watchdog(self, watchdog_s: float) -> None:
         stalled = self.progress.stalled(watchdog_s)
