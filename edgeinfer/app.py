@@ -250,6 +250,7 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop the sources, drain in-flight frames and readings, close the sinks."""
+        self.updates.stop()  # no model swap once the workers drain
         for source in self.sources.values():
             source.stop()
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
@@ -263,7 +264,6 @@ class Daemon:
         for t in self._sensor_threads:
             t.join(DRAIN_TIMEOUT_S)
         self._stop_fleet()
-        self.updates.stop()
         for model in self.models.values():
             model.close()
         for action in self.actions:

@@ -170,6 +170,8 @@ class FleetLink:
             retain=True,
         )
         self.send(message, replace_topic=True)
+        if body.get("state") in ("active", "rolled_back"):
+            self.send_status()  # the retained status names the model version
 
     def send_telemetry(self) -> None:
         """Publish one telemetry message now."""

@@ -52,6 +52,7 @@ class ModelUpdater:
         self._probation: dict[str, threading.Event] = {}
         self.delivery = Delivery(self)
         self._shadows: dict[str, tuple[Shadow, Bundle, dict[str, Any]]] = {}
+        self._stopped = False  # the daemon stops: no more swaps
 
     # -- store and specs ------------------------------------------------------------
     def store(self, name: str) -> ModelStore:
@@ -132,6 +133,15 @@ class ModelUpdater:
         validation: dict[str, Any],
         **info: Any,
     ) -> dict[str, Any]:
+        if self._stopped:
+            model.close()
+            return self.report(
+                name,
+                "rejected",
+                version=bundle.version,
+                reason="the daemon stopped before activation",
+                code="stopping",
+            )
         store = self.store(name)
         previous = self.daemon.models[name].spec.version
         store.activate(bundle.version)
@@ -150,6 +160,9 @@ class ModelUpdater:
 
     def _swap(self, name: str, model: Model) -> None:
         """Hot swap ``model`` in and start counting its health."""
+        if self._stopped:
+            model.close()
+            raise UpdateError("the daemon is stopping", reason="stopping")
         self.tracker.serving(name, model.spec.version)
         self._errors_at[name] = self.daemon.model_errors(name)
         old = self.daemon.swap_model(name, model)
@@ -290,6 +303,8 @@ class ModelUpdater:
 
     def stop(self) -> None:
         """End any probation and shadow (the daemon is stopping)."""
+        with self._lock:  # an update in progress finishes first
+            self._stopped = True
         for stop in self._probation.values():
             stop.set()
         for name in list(self._shadows):

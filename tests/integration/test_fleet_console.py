@@ -4,6 +4,7 @@ rollout with the others untouched; a healthy canary lets it reach every device."
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,30 @@ def test_a_healthy_canary_lets_the_rollout_reach_every_device(
     assert all(o["probation"] == "passed" for o in result.outcomes.values())
     for d in fleet.values():
         assert d.models["demo"].spec.version == "1.1.0"
+
+
+def test_the_fleet_cli_lists_devices_and_sends_to_a_group(
+    broker: Broker, fleet: dict[str, Daemon], run_cli: Any
+) -> None:
+    port = str(broker.port)
+    out = run_cli("fleet", "devices", "--host", "127.0.0.1", "--port", port, "--json")
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout)["devices"]) == set(DEVICES)
+    out = run_cli(
+        "fleet",
+        "send",
+        "group:line3",
+        "model_state",
+        "{}",
+        "--port",
+        port,
+        "--host",
+        "127.0.0.1",
+    )
+    assert out.returncode == 0, out.stderr
+    replies = [json.loads(line) for line in out.stdout.splitlines()]
+    assert sorted(r["device"] for r in replies) == list(DEVICES)
+    assert all(r["result"]["version"] == "1.0.0" for r in replies)
+    out = run_cli("fleet", "send", "nobody", "ping", "--port", port, "--timeout", "1")
+    assert out.returncode == 1
+    assert "no reply from nobody within 1.0 s" in out.stderr
