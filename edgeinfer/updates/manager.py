@@ -115,6 +115,8 @@ class ModelUpdater:
                     model.close()
                     raise
             except UpdateError as err:
+                if bundle is not None:
+                    self._discard(name, bundle.version)
                 return self.report(name, "rejected", reason=str(err), code=err.reason)
             if shadow is not None:
                 return self._start_shadow(name, bundle, model, report.to_json(), shadow)
@@ -163,8 +165,12 @@ class ModelUpdater:
         if self._stopped:
             model.close()
             raise UpdateError("the daemon is stopping", reason="stopping")
+        errors = self.daemon.model_errors(name)
+        # The outgoing version's failures, the baseline its successor is judged by.
+        outgoing = self.tracker.health(name, self.daemon.models[name].spec.version)
+        outgoing.errors = errors - self._errors_at.get(name, 0)
         self.tracker.serving(name, model.spec.version)
-        self._errors_at[name] = self.daemon.model_errors(name)
+        self._errors_at[name] = errors
         old = self.daemon.swap_model(name, model)
         if old is not model:
             old.close()
@@ -286,12 +292,12 @@ class ModelUpdater:
                 state = self.store(name).rollback()
                 spec = self.spec_for(name)
                 model = Model.load(spec)
+                self._swap(name, model)
             except EdgeinferError as err:
                 code = err.reason if isinstance(err, UpdateError) else "load_failed"
                 return self.report(
                     name, "rejected", reason=f"rollback failed: {err}", code=code
                 )
-            self._swap(name, model)
             return self.report(
                 name,
                 "rolled_back",

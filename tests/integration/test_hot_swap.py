@@ -223,3 +223,20 @@ def test_a_disagreeing_shadow_candidate_is_reported_and_never_served(
     assert (state["state"], state["code"]) == ("rejected", "shadow_cancelled")
     assert recorder.count("1.1.0") == 0
     assert daemon.models["demo"].spec.version == "1.0.0"
+
+
+def test_a_bundle_failing_validation_is_rejected_removed_and_never_served(
+    tmp_path: Path, key: Key, running: tuple[Daemon, Recorder]
+) -> None:
+    def wrong(m: dict[str, Any], _d: Path) -> None:
+        m["golden"][1]["expected_scores"] = [1.0, 0.0, 0.0]
+
+    daemon, recorder = running
+    bundle = make_bundle(tmp_path / "b", key.path, "1.1.0", edit=wrong)
+    state = daemon.updates.update("demo", bundle)
+    assert (state["state"], state["code"]) == ("rejected", "golden_mismatch")
+    assert "ok_washer.png: output differs by" in state["reason"]
+    assert daemon.updates.store("demo").installed() == []
+    before = recorder.count("1.0.0")
+    wait_for(lambda: recorder.count("1.0.0") > before + 10)
+    assert recorder.count("1.1.0") == 0
