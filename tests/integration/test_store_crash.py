@@ -13,11 +13,15 @@ import textwrap
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 
+from edgeinfer.app import Daemon
+from edgeinfer.config import load_config
+from edgeinfer.postprocess.results import Classification
 from edgeinfer.updates.bundle import pack_bundle
 from edgeinfer.updates.store import ModelStore
-from tests.bundles import ROOT, fleet_key, make_bundle
+from tests.bundles import DEMO, ROOT, device_config, fleet_key, make_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +90,15 @@ def test_kill_9_at_any_point_leaves_a_consistent_store(tmp_path: Path) -> None:
         store = ModelStore(state, "demo", [key.public], keep=2)
         seen.add(check_consistent(store))
     assert len(seen) >= 2  # the kills landed at different points of the churn
+    # A daemon starting on what the last kill left runs its active version.
+    daemon = Daemon(load_config(device_config(tmp_path, key.public)))
+    try:
+        daemon.load()
+        active = ModelStore(state, "demo", [key.public]).state().active
+        assert daemon.models["demo"].spec.version == (active or "1.0.0")
+        image = cv2.imread(str(DEMO / "samples" / "ok_washer.png"))
+        result = daemon.models["demo"].predict(image)
+        assert isinstance(result, Classification)
+        assert result.top[0].label == "ok"
+    finally:
+        daemon.stop()
