@@ -1,9 +1,23 @@
-"""The probation verdict: what counts as a regression against the previous model."""
+"""Parts of the update flow: the probation verdict, manifest checks, signatures."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
+import pytest
+
 from edgeinfer.config.updates import ProbationConfig
+from edgeinfer.errors import UpdateError
 from edgeinfer.updates.health import Health, judge
+from edgeinfer.updates.manifest import parse_manifest
+from edgeinfer.updates.signing import (
+    generate_key,
+    load_private_key,
+    sign,
+    verify_signature,
+)
 
 LIMITS = ProbationConfig(min_frames=20)
 
@@ -45,3 +59,50 @@ def test_slower_inference_is_a_regression_only_against_a_known_baseline() -> Non
 def test_without_a_baseline_the_new_model_is_held_to_a_clean_record() -> None:
     assert judge(health(100, errors=10), None, LIMITS) is not None
     assert judge(health(100, errors=2), None, LIMITS) is None
+
+
+def manifest_bytes(**changes: object) -> bytes:
+    body: dict[str, object] = {
+        "name": "m",
+        "version": "1.0.0",
+        "task": "classification",
+        "model": "m.tflite",
+        "files": [{"path": "m.tflite", "sha256": "0" * 64, "size": 1}],
+    }
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"version": "../1"}, "version: Value error, must be letters, digits"),
+        (
+            {"files": [{"path": "../m.tflite", "sha256": "0" * 64, "size": 1}]},
+            "is not a relative path inside the bundle",
+        ),
+        ({"labels": "labels.txt"}, "uses files it does not list under files: labels"),
+        ({"task": "segmentation"}, "task: Input should be"),
+    ],
+)
+def test_a_malformed_manifest_is_refused_with_the_key(
+    changes: dict[str, object], words: str
+) -> None:
+    with pytest.raises(UpdateError, match=re.escape(words)) as e:
+        parse_manifest(manifest_bytes(**changes))
+    assert e.value.reason == "bad_manifest"
+
+
+def test_a_malformed_signature_file_is_refused() -> None:
+    with pytest.raises(UpdateError, match=r"manifest\.sig is malformed") as e:
+        verify_signature(manifest_bytes(), b"not json", [])
+    assert e.value.reason == "bad_signature"
+
+
+def test_a_signature_checks_against_the_exact_bytes(tmp_path: Path) -> None:
+    public = generate_key(tmp_path / "k.pem")
+    raw = manifest_bytes()
+    sig = sign(raw, load_private_key(tmp_path / "k.pem"))
+    assert verify_signature(raw, sig, [public]) == json.loads(sig)["key_id"]
+    with pytest.raises(UpdateError, match="changed after signing"):
+        verify_signature(raw + b" ", sig, [public])
