@@ -5,6 +5,7 @@ rollout with the others untouched; a healthy canary lets it reach every device."
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ def fleet(tmp_path: Path, key: Key, broker: Broker) -> Iterator[dict[str, Daemon
   port: {broker.port}
   reconnect_min_s: 0.2
   commands: {{rate_per_s: 500, burst: 500}}
+telemetry: {{interval_s: 0.5}}
 """
         conf = device_config(
             tmp_path / device, key.public, loop=True, probation_s=1.5, extra=extra
@@ -81,6 +83,14 @@ def test_the_console_lists_devices_and_commands_a_group(
     replies = console.command("group:line3", "ping")
     assert set(replies) == set(DEVICES)
     assert all(r["ok"] and r["result"]["pong"] for r in replies.values())
+    seen_telemetry = threading.Event()
+
+    def on_message(topic: str, body: dict[str, Any]) -> None:
+        if topic == "edgeinfer/cell2/telemetry" and body["kind"] == "telemetry":
+            seen_telemetry.set()
+
+    console.watch(on_message, ["cell2"])
+    assert seen_telemetry.wait(10)
 
 
 def test_a_failing_canary_stops_the_rollout(
