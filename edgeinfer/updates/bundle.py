@@ -7,14 +7,16 @@ file only after its size and SHA-256 match the trusted manifest.
 from __future__ import annotations
 
 import hashlib
+import json
 import stat
+import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeinfer.errors import UpdateError
 from edgeinfer.updates.manifest import MANIFEST, SIGNATURE, Manifest, parse_manifest
-from edgeinfer.updates.signing import verify_signature
+from edgeinfer.updates.signing import load_private_key, sign, verify_signature
 
 CHUNK = 1 << 20
 
@@ -121,10 +123,6 @@ def sign_bundle(root: Path, key_path: Path) -> Manifest:
 
     Writes ``manifest.json`` (keeping every other key) and ``manifest.sig``.
     """
-    import json  # noqa: PLC0415 -- only the producer side rewrites manifests
-
-    from edgeinfer.updates.signing import load_private_key, sign  # noqa: PLC0415
-
     key = load_private_key(key_path)
     try:
         data = json.loads((root / MANIFEST).read_bytes())
@@ -140,8 +138,6 @@ def sign_bundle(root: Path, key_path: Path) -> Manifest:
 
 def pack_bundle(root: Path, archive: Path) -> None:
     """Write the bundle directory ``root`` as a plain ``.tar`` (regular files only)."""
-    import tarfile  # noqa: PLC0415
-
     with tarfile.open(archive, "w") as tar:
         for path in sorted(root.rglob("*")):
             if path.is_file() and not path.is_symlink():

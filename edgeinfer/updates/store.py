@@ -28,7 +28,7 @@ from typing import Any
 
 from edgeinfer.errors import UpdateError
 from edgeinfer.updates.archive import extract_tar
-from edgeinfer.updates.bundle import Bundle, verify_bundle
+from edgeinfer.updates.bundle import Bundle, read_signed, verify_bundle
 from edgeinfer.updates.manifest import MANIFEST, SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -218,8 +218,6 @@ class ModelStore:
 
     def _copy_dir(self, source: Path, staging: Path) -> None:
         """Copy the manifest, signature and listed files only (no links followed)."""
-        from edgeinfer.updates.bundle import read_signed  # noqa: PLC0415
-
         manifest, _raw, _ = read_signed(source, self.trusted)
         names = [MANIFEST, SIGNATURE, *manifest.file_paths()]
         size = 0
