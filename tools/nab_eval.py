@@ -1,11 +1,13 @@
 """Score a sensor config on the Numenta Anomaly Benchmark files, through the CLI.
 
     python tools/nab_eval.py [--config device-configs/sensor-anomaly.yaml]
-                             [--alerts .state/nab/ALERTS.json] [--jobs 2]
+                             [--set KEY=VALUE ...] [--alerts .state/nab/ALERTS.json]
+                             [--jobs 2]
 
 Runs ``edgeinfer replay --config CONFIG --input FILE --json`` for every CSV under
 ``<assets>/sensors/nab/data`` (assets: ``$EDGEINFER_ASSETS``, else
-``<repo>/../shared/assets``), one process per file, the same config for all. The
+``<repo>/../shared/assets``), one process per file, the same config (and the same
+``--set`` overrides, to try a variant) for all. The
 timestamps of the alerts, as written in each file, go to ALERTS.json; the
 benchmark's scorer (``<assets>/../tools/nab_score.py``, standard profile unless
 ``--profile``) then scores them against ``<assets>/sensors/nab/windows.json``.
@@ -27,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = Path(os.environ.get("EDGEINFER_ASSETS", ROOT.parent / "shared" / "assets"))
 
 
-def replay_alerts(config: Path, data: Path) -> list[str]:
+def replay_alerts(config: Path, data: Path, overrides: list[str]) -> list[str]:
     """The source timestamps of the alerts ``edgeinfer replay`` raises on ``data``."""
+    sets = [arg for item in overrides for arg in ("--set", item)]
     proc = subprocess.run(
         [
             sys.executable,
@@ -40,6 +43,7 @@ def replay_alerts(config: Path, data: Path) -> list[str]:
             "--input",
             str(data),
             "--json",
+            *sets,
         ],
         capture_output=True,
         text=True,
@@ -68,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         "--config", type=Path, default=ROOT / "device-configs" / "sensor-anomaly.yaml"
     )
     parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override passed to every replay",
+    )
+    parser.add_argument(
         "--alerts", type=Path, default=ROOT / ".state" / "nab" / "ALERTS.json"
     )
     parser.add_argument("--profile", default="standard")
@@ -82,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(data_root.rglob("*.csv"))
     config = args.config.resolve()
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        found = pool.map(lambda path: replay_alerts(config, path), files)
+        found = pool.map(
+            lambda path: replay_alerts(config, path, args.overrides), files
+        )
         alerts = {
             path.relative_to(data_root).as_posix(): stamps
             for path, stamps in zip(files, found, strict=True)

@@ -4,6 +4,8 @@
     for t, x in samples:
         if (found := detector.update(t, x)) is not None:
             print(found.severity, found.score, found.value, found.baseline)
+
+The rules engine wraps one per channel and stream in a ``DetectorRule``.
 """
 
 from __future__ import annotations
