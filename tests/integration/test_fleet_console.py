@@ -60,6 +60,13 @@ telemetry: {{interval_s: 0.5}}
 @pytest.fixture
 def console(broker: Broker, fleet: dict[str, Daemon]) -> Iterator[FleetConsole]:
     c = FleetConsole("127.0.0.1", broker.port)
+    # "connected" comes before the daemons' subscriptions are in place: wait until
+    # each answers, so no command of a test is published to nobody.
+    deadline = time.monotonic() + 20
+    waiting = set(DEVICES)
+    while waiting and time.monotonic() < deadline:
+        waiting -= {d for d in list(waiting) if c.command(d, "ping", timeout=1)}
+    assert not waiting
     yield c
     c.close()
 

@@ -56,6 +56,14 @@ def daemon(tmp_path: Path, key: Key, broker: Broker) -> Iterator[Daemon]:
 @pytest.fixture
 def console(broker: Broker, daemon: Daemon) -> Iterator[TestClient]:
     client = TestClient(broker.port, [STATE])
+    # "connected" comes before the daemon's subscriptions are in place: wait until
+    # it answers, so no command of a test is published to nobody.
+    for _ in range(20):
+        try:
+            client.request(f"{DEV}/cmd/ping", b"{}", timeout=1)
+            break
+        except TimeoutError:
+            continue
     yield client
     client.close()
 
@@ -81,6 +89,8 @@ def update_args(bundle: Path, **extra: Any) -> str:
 
 def final_state(console: TestClient, version: str, timeout: float = 20) -> Any:
     def done(m: Received) -> bool:
+        if m.topic != STATE:
+            return False
         body = m.json()
         return body.get("version") == version and body["state"] in {
             "active",
@@ -153,7 +163,9 @@ def test_an_update_signed_by_an_unknown_key_is_refused_before_any_download(
     assert reply["ok"] is False
     assert reply["error"]["code"] == "untrusted_key"
     assert server.requests == []
-    state = console.wait_for(lambda m: m.json()["state"] == "rejected").json()
+    state = console.wait_for(
+        lambda m: m.topic == STATE and m.json()["state"] == "rejected"
+    ).json()
     assert "does not trust" in state["reason"]
 
 
