@@ -169,6 +169,13 @@ class MjpegCamera:
                 )
                 self.end_headers()
                 head = b"--frame\r\nContent-Type: image/jpeg\r\n"
+                try:
+                    self._send(head, frames)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the camera's reader went away
+                release.wait(60)  # stalled: connected, silent
+
+            def _send(self, head: bytes, frames: int) -> None:
                 for _ in range(frames):
                     self.wfile.write(
                         head
@@ -178,7 +185,6 @@ class MjpegCamera:
                     )
                     self.wfile.flush()
                     time.sleep(1 / fps)
-                release.wait(60)  # stalled: connected, silent
 
             def log_message(self, *_args: Any) -> None:
                 pass
