@@ -37,7 +37,8 @@ class ProgressMonitor:
     """Remembers each stream's progress count and when it last moved.
 
     ``stalled(stall_after_s)`` names the streams with work waiting whose count has
-    not moved for ``stall_after_s`` seconds.
+    not moved for ``stall_after_s`` seconds (three frame periods at least, for a
+    camera with an ``fps_cap``).
     """
 
     def __init__(self, daemon: Daemon) -> None:
@@ -59,7 +60,10 @@ class ProgressMonitor:
             if mark is None or mark.count != count or not waiting:
                 self._marks[name] = _Mark(count, now)
                 continue
-            if now - mark.since >= stall_after_s:
+            # A camera capped below one frame per interval is not late yet.
+            cap = getattr(stream, "fps_cap", None)
+            patience = max(stall_after_s, 3.0 / cap) if cap else stall_after_s
+            if now - mark.since >= patience:
                 stuck.append(f"{name}: no progress for {now - mark.since:.0f} s")
         return stuck
 
