@@ -21,9 +21,9 @@ samples at or before t); a statistic costs a few microseconds of Python a sample
                 channel and every sampling rate
     alarm       warm-up, hysteresis, N-of-M debounce, cooldown and severity
 
-A learned scorer (a small int8 model over a window of samples, on the device's
-accelerator) is meant to be one more ``Scorer`` (see ``base``) and one more entry
-in ``build``'s table; it is not part of this package yet.
+A learned scorer is one more ``Scorer`` (see ``base``) and one more entry in
+``build``'s table: ``model``, an int8 forecaster run on the device's backends
+(``learned``).
 """
 
 from edgeinfer.detectors.alarm import Alarm, AlarmPolicy
