@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from edgeinfer.cli._common import print_json
-from edgeinfer.cli._daemon import JsonOption
 
 if TYPE_CHECKING:
     from edgeinfer.sources import Reading
@@ -32,13 +31,15 @@ def monitor_command(
         typer.Option("--format", "-f", help="Line payload."),
     ] = "auto",
     delimiter: Annotated[
-        str, typer.Option(help="Line delimiter (\\n; \\r is stripped).")
-    ] = "\n",
+        str, typer.Option(help="Line delimiter, escapes allowed (\\r is stripped).")
+    ] = "\\n",
     count: Annotated[
         int,
         typer.Option("--count", "-n", min=0, help="Stop after N readings; 0: never."),
     ] = 0,
-    json_out: JsonOption = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per reading.")
+    ] = False,
 ) -> None:
     """Print each parsed reading until Ctrl-C (or --count readings)."""
     from edgeinfer.sources import LineSpec, SerialSource  # noqa: PLC0415

@@ -24,7 +24,10 @@ def daemon_checks(socket: Path) -> list[CheckResult] | None:
         if "no edgeinfer daemon is running" in str(err):
             return None
         return [failed("daemon", str(err), "see journalctl -u edgeinfer")]
-    selftest = call(socket, "selftest", timeout=SELFTEST_TIMEOUT_S)
+    try:
+        selftest = call(socket, "selftest", timeout=SELFTEST_TIMEOUT_S)
+    except ServiceError as err:
+        return [failed("daemon", str(err), "see journalctl -u edgeinfer")]
     results = [
         passed(
             "daemon",
