@@ -139,6 +139,17 @@ class EwmaConfig(_Deseasonable):
     )
 
 
+class FlatConfig(_ScorerBase):
+    """Runs of repeated values: a sensor that stopped moving."""
+
+    kind: Literal["flat"] = Field(default="flat", description="Flatline.")
+    tolerance: float = Field(
+        default=1e-9,
+        ge=0,
+        description="Relative change below which a sample repeats the last one.",
+    )
+
+
 class RateConfig(_Deseasonable):
     """Robust z-score of the rate of change per second (sudden jumps)."""
 
@@ -206,6 +217,7 @@ MemberConfig = Annotated[
     | RateConfig
     | SeasonalConfig
     | RangeConfig
+    | FlatConfig
     | ModelScorerConfig,
     Field(discriminator="kind"),
 ]
@@ -244,6 +256,7 @@ DetectorConfig = Annotated[
     | RateConfig
     | SeasonalConfig
     | RangeConfig
+    | FlatConfig
     | ModelScorerConfig
     | CombineConfig,
     Field(discriminator="kind"),

@@ -14,7 +14,8 @@ samples at or before t); a statistic costs a few microseconds of Python a sample
     scorer      how unusual the sample is: ``robust_z`` (sliding median/MAD),
                 ``ewma`` (control chart), ``rate`` (rate of change), ``seasonal``
                 (daily/weekly slots learned from timestamps), ``range`` (new
-                highs and lows), ``combine`` (any/all/vote over several); any of
+                highs and lows), ``flat`` (a stuck sensor's repeated values),
+                ``combine`` (any/all/vote over several); any of
                 the first three may see the data with its daily pattern removed
     calibrate   the statistic as the log10 return period (days) of a value that
                 unusual among its own recent values, so one threshold fits every
@@ -32,6 +33,7 @@ from edgeinfer.detectors.calibrate import TailCalibrator
 from edgeinfer.detectors.combine import CombinedScorer
 from edgeinfer.detectors.detector import Detection, Detector
 from edgeinfer.detectors.ewma import EwmaScorer
+from edgeinfer.detectors.flat import FlatScorer
 from edgeinfer.detectors.guard import InputCounts, SampleGuard, TypicalInterval
 from edgeinfer.detectors.range import RangeScorer
 from edgeinfer.detectors.rate import RateScorer
@@ -52,6 +54,7 @@ __all__ = [
     "Detection",
     "Detector",
     "EwmaScorer",
+    "FlatScorer",
     "InputCounts",
     "RangeScorer",
     "RateScorer",

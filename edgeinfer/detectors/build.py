@@ -8,6 +8,7 @@ from typing import Any
 from edgeinfer.config.detectors import (
     CombineConfig,
     EwmaConfig,
+    FlatConfig,
     ModelScorerConfig,
     RangeConfig,
     RateConfig,
@@ -21,6 +22,7 @@ from edgeinfer.detectors.calibrate import TailCalibrator
 from edgeinfer.detectors.combine import CombinedScorer
 from edgeinfer.detectors.detector import Detector
 from edgeinfer.detectors.ewma import EwmaScorer
+from edgeinfer.detectors.flat import FlatScorer
 from edgeinfer.detectors.learned import ForecastScorer
 from edgeinfer.detectors.range import RangeScorer
 from edgeinfer.detectors.rate import RateScorer
@@ -40,6 +42,7 @@ _SCORERS: dict[str, Callable[[Any, str], Scorer]] = {
         c.period_s, c.bins, c.alpha, c.min_cycles, name=name
     ),
     "range": lambda c, name: RangeScorer(c.window, c.margin, name=name),
+    "flat": lambda c, name: FlatScorer(c.tolerance, name=name),
     "model": lambda c, name: ForecastScorer(c.path, name=name, backend=c.backend),
 }
 
@@ -49,6 +52,7 @@ MemberConfig = (
     | RateConfig
     | SeasonalConfig
     | RangeConfig
+    | FlatConfig
     | ModelScorerConfig
 )
 

@@ -198,6 +198,16 @@ def with_anomaly(kind: str) -> tuple[list[float], int]:
         start = ONSET + (216 - ONSET % 288) % 288  # the next 18:00
         values[start : start + 12] = [10.0 + v for v in noise(12, 22, 0.5)]
         return values, start
+    if kind == "flatline":  # the sensor freezes on its last reading
+        values = noise(3300, seed=22)
+        values[ONSET:] = [values[ONSET - 1]] * (3300 - ONSET)
+        return values, ONSET
+    if kind == "frequency":  # a 4-hour oscillation turns into a 40-minute one
+        period = np.where(np.arange(3300) < ONSET, 48.0, 8.0)
+        wave = 3 * np.sin(np.cumsum(2 * np.pi / period))
+        return [
+            float(w + n) for w, n in zip(wave, noise(3300, 22, 0.3), strict=True)
+        ], ONSET
     values = noise(3300, seed=22)
     if kind == "spike":
         values[ONSET] += 15
@@ -216,6 +226,7 @@ STATISTICS = {
     "rate": "{kind: rate}",
     "seasonal": "{kind: seasonal}",
     "range": "{kind: range}",
+    "flat": "{kind: flat}",
 }
 # What each statistic finds within 250 samples (21 hours) of the onset, with the
 # shipped threshold (rarer than once a month); blanks are blind spots.
@@ -232,14 +243,15 @@ FINDS = {
     },
     "drift": {"robust_z", "robust_z of 24", "ewma chart", "seasonal", "range"},
     "off-cycle": {"rate", "seasonal"},
+    # The median of the last 24 also sees a stuck value that is off the old median.
+    "flatline": {"robust_z of 24", "flat"},
+    "frequency": {"rate", "seasonal"},
 }
 
 
 @pytest.mark.parametrize("anomaly", list(FINDS))
 @pytest.mark.parametrize("statistic", list(STATISTICS))
-def test_each_statistic_on_a_spike_a_shift_a_drift_and_an_off_cycle_value(
-    statistic: str, anomaly: str
-) -> None:
+def test_each_statistic_on_each_kind_of_anomaly(statistic: str, anomaly: str) -> None:
     values, start = with_anomaly(anomaly)
     alarm = "{enter: 1.5, exit: 0.5, warmup: 288}"
     rule = rule_from(detector_rule(STATISTICS[statistic], alarm))
