@@ -73,6 +73,15 @@ def test_daemon_notifies_pings_reloads_and_answers_status(
             },
             {"kind": "serial", "name": "boiler", "port": sensor.url, "format": "kv"},
         ],
+        rules=[
+            {
+                "name": "warm",
+                "kind": "threshold",
+                "streams": ["boiler"],
+                "channel": "t",
+                "above": 20.55,
+            }
+        ],
     )
     address = f"@edgeinfer-test-{uuid.uuid4().hex}"  # the abstract namespace
     with NotifyListener(address) as systemd, DaemonProcess(config, systemd) as daemon:
@@ -97,7 +106,9 @@ def test_daemon_notifies_pings_reloads_and_answers_status(
         assert boiler["frames_in"] == 2
         assert report["models"]["demo"]["placement"] == "litert:cpu"
         assert report["models"]["demo"]["version"] == "1.0.0"
-        assert report["last_alerts"] == []
+        (alert,) = report["last_alerts"]  # 20.6 is above 20.55, 20.5 is not
+        assert (alert["stream"], alert["rule"]) == ("boiler", "warm")
+        assert alert["values"]["value"] == 20.6
         assert report["socket"] == str(tmp_path / "state" / "control.sock")
         assert (tmp_path / "state" / "control.sock").stat().st_mode & 0o777 == 0o660
 
@@ -106,6 +117,7 @@ def test_daemon_notifies_pings_reloads_and_answers_status(
         assert "stream line1: ok" in plain.stdout
         assert "model demo 1.0.0: litert:cpu" in plain.stdout
         assert "broker: not configured" in plain.stdout
+        assert "boiler/warm" in plain.stdout.splitlines()[-1]
 
         # SIGHUP with a broken file: logged, the running config stays.
         good = config.read_text()
