@@ -58,11 +58,11 @@ class UpdatesConfig(ConfigModel):
     @field_validator("trusted_keys")
     @classmethod
     def _check_keys(cls, value: list[str]) -> list[str]:
-        from edgeinfer.updates.signing import decode_public  # noqa: PLC0415
+        from edgeinfer.updates.signing import public_raw  # noqa: PLC0415
 
         for text in value:
             try:
-                decode_public(text)
+                public_raw(text)
             except ValueError as err:
                 raise invalid(
                     f"not an Ed25519 public key: {err}",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -160,6 +159,11 @@ class PrometheusServer:
     def __init__(
         self, collect: Callable[[], dict[str, Any]], host: str, port: int
     ) -> None:
+        # Only a device that serves metrics pays for the HTTP server's imports.
+        from http.server import (  # noqa: PLC0415
+            BaseHTTPRequestHandler,
+            ThreadingHTTPServer,
+        )
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:

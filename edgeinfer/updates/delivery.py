@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeinfer.errors import UpdateError
-from edgeinfer.updates.fetch import fetch_bundle
 from edgeinfer.updates.manifest import MANIFEST, SIGNATURE, Manifest, parse_manifest
 from edgeinfer.updates.shadow import ShadowPlan
 from edgeinfer.updates.signing import verify_signature
@@ -206,6 +205,9 @@ class Delivery:
                     )
 
                 progress(0, sum(f.size for f in manifest.files))
+                # urllib (and ssl) are loaded by the first download only.
+                from edgeinfer.updates.fetch import fetch_bundle  # noqa: PLC0415
+
                 fetch_bundle(
                     url,
                     manifest,

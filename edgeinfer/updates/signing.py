@@ -7,6 +7,9 @@ trusted keys (during a rotation) can say which one signed and which it trusts::
 
 A public key in the config is the base64 of its 32 raw bytes; its id is the first 16
 hex digits of the SHA-256 of those bytes.
+
+``cryptography`` (OpenSSL, several MB of resident memory) is imported only when a key
+is made, loaded or used, not by a daemon that never sees an update.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from typing import TYPE_CHECKING
 
 from edgeinfer.errors import UpdateError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 
 def key_id(public_raw: bytes) -> str:
@@ -36,6 +39,9 @@ def key_id(public_raw: bytes) -> str:
 
 def public_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     """The base64 public key as it goes into ``updates.trusted_keys``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
@@ -43,6 +49,9 @@ def public_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
 
 def generate_key(path: Path) -> str:
     """Write a new private key to ``path`` (PEM, mode 0600); return its public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -57,6 +66,9 @@ def generate_key(path: Path) -> str:
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """The Ed25519 private key in the PEM file ``path``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as err:
@@ -66,15 +78,22 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def decode_public(text: str) -> Ed25519PublicKey:
-    """A public key from its base64 text (raises ``ValueError`` when malformed)."""
+def public_raw(text: str) -> bytes:
+    """The 32 raw bytes of a base64 public key (``ValueError`` when malformed)."""
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except binascii.Error as err:
         raise ValueError(f"not base64: {err}") from None
     if len(raw) != 32:
         raise ValueError(f"an Ed25519 public key has 32 bytes, not {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return raw
+
+
+def decode_public(text: str) -> Ed25519PublicKey:
+    """A public key from its base64 text (raises ``ValueError`` when malformed)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(public_raw(text))
 
 
 def sign(manifest: bytes, key: Ed25519PrivateKey) -> bytes:
@@ -100,13 +119,9 @@ def verify_signature(manifest: bytes, signature: bytes, trusted: Iterable[str]) 
             "manifest.sig is malformed — sign the bundle again with models sign",
             reason="bad_signature",
         ) from None
-    keys = {}
-    for text in trusted:
-        pub = decode_public(text)
-        raw = pub.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        keys[key_id(raw)] = pub
+    from cryptography.exceptions import InvalidSignature
+
+    keys = {key_id(public_raw(text)): decode_public(text) for text in trusted}
     if not keys:
         raise UpdateError(
             "no trusted keys configured — add the fleet's public key to "
