@@ -301,3 +301,51 @@ updates:
     bad = subprocess.run(verify, capture_output=True, text=True, check=False)
     assert bad.returncode != 0
     assert "model_int8.onnx does not match its SHA-256" in bad.stdout + bad.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None,
+    reason="needs tensorflow (the tools extra)",
+)
+# Keras saving warns about NumPy 2's copy keyword; that is TensorFlow's to fix.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_litert_full_integer_from_a_keras_model(
+    float_dir: Path, tmp_path: Path
+) -> None:
+    import tensorflow as tf
+
+    from edgeinfer.backends.tflite_meta import read_tflite_info
+
+    tf.keras.utils.set_random_seed(0)
+    keras_model = tf.keras.Sequential(
+        [
+            tf.keras.Input((64, 64, 3)),
+            tf.keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+            tf.keras.layers.GlobalMaxPooling2D(),
+            tf.keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    source = tmp_path / "tiny.keras"
+    keras_model.save(source)
+    proc = run_tool(
+        "quantize.py",
+        "--model",
+        source,
+        "--calib",
+        float_dir / "calib.npy",
+        "--formats",
+        "litert",
+        "--out",
+        tmp_path,
+        "--report",
+        tmp_path / "report.json",
+        "--bench-duration",
+        "0.3",
+    )
+    (entry,) = json.loads((tmp_path / "report.json").read_text())["conversions"]
+    assert entry["metric"] == "agreement"
+    assert entry["int8"]["backend"] == "litert"
+    info = read_tflite_info(tmp_path / "tiny_int8.tflite")
+    assert info.inputs[0].dtype == np.int8
+    assert info.outputs[0].dtype == np.int8
+    assert "litert" in proc.stdout
