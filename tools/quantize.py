@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,12 @@ EXTRA_HINT = "install the tools extra: pip install -e '.[tools]'"
 
 
 def quantize_onnx(source: Path, calib: list[NDArray[np.float32]], out: Path) -> Path:
-    """ONNX QDQ: int8 weights per output channel, int8 activations from ``calib``."""
+    """ONNX QDQ: int8 weights per output channel, int8 activations from ``calib``.
+
+    The graph first goes through ONNX Runtime's ``quant_pre_process`` (shape inference
+    and folding), which places the quantize/dequantize pairs better; symbolic shape
+    inference is skipped because edge models have static shapes.
+    """
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -56,6 +62,7 @@ def quantize_onnx(source: Path, calib: list[NDArray[np.float32]], out: Path) -> 
         QuantType,
         quantize_static,
     )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     name = onnx.load(source, load_external_data=False).graph.input[0].name
 
@@ -70,15 +77,18 @@ def quantize_onnx(source: Path, calib: list[NDArray[np.float32]], out: Path) -> 
             return None if tensor is None else {name: tensor}
 
     target = out / f"{source.stem}_int8.onnx"
-    quantize_static(
-        str(source),
-        str(target),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / source.name
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+        )
     return target
 
 

@@ -176,7 +176,7 @@ def test_a_drop_over_the_tolerance_warns_and_fails_when_strict(
         "--model",
         float_dir / "model.onnx",
         "--calib",
-        float_dir / "calib.npy",
+        float_dir / "samples",
         "--formats",
         "onnx",
         "--out",
