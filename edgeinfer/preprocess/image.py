@@ -17,7 +17,7 @@ import numpy as np
 
 from edgeinfer.backends.base import NDArray, TensorSpec
 from edgeinfer.errors import InputError
-from edgeinfer.preprocess.quantize import apply_lut, pixel_lut
+from edgeinfer.preprocess.quantize import PixelMap, pixel_lut
 
 LETTERBOX_FILL = 114
 INTERPOLATIONS = {
@@ -97,9 +97,10 @@ class ImagePreprocessor:
         self.resize = resize
         self.interpolation = INTERPOLATIONS[interpolation]
         self.swap_rb = color == "rgb" and self.channels == 3
-        self._lut = pixel_lut(spec, mean, std)
+        self._map = PixelMap(pixel_lut(spec, mean, std))
         self._resized = np.empty((self.height, self.width, 3), np.uint8)
         self._rgb = np.empty_like(self._resized)
+        self._gray = np.empty((self.height, self.width), np.uint8)
         self._hwc = np.empty((1, self.height, self.width, self.channels), spec.dtype)
         self._out = np.empty(spec.shape, spec.dtype) if self.nchw else self._hwc
         self._letterbox = NO_LETTERBOX
@@ -114,12 +115,12 @@ class ImagePreprocessor:
             )
         resized = self._fit(frame)
         if self.channels == 1:
-            pixels = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)
+            pixels = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY, dst=self._gray)
         elif self.swap_rb:
             pixels = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB, dst=self._rgb)
         else:
             pixels = resized
-        apply_lut(pixels, self._lut, self._hwc)
+        self._map.apply(pixels, self._hwc)
         if self.nchw:
             np.copyto(self._out, self._hwc.transpose(0, 3, 1, 2))
         return self._out, self._letterbox

@@ -17,7 +17,13 @@ from edgeinfer.postprocess.decode import (
 )
 from edgeinfer.postprocess.labels import fit_labels, read_labels
 from edgeinfer.preprocess.image import ImagePreprocessor, Letterbox
-from edgeinfer.preprocess.quantize import dequantize, pixel_lut, quantize
+from edgeinfer.preprocess.quantize import (
+    PixelMap,
+    apply_lut,
+    dequantize,
+    pixel_lut,
+    quantize,
+)
 
 U8 = TensorSpec("in", (1, 4, 4, 3), np.dtype(np.uint8), Quantization(0.0078125, 128))
 I8 = TensorSpec("in", (1, 4, 4, 3), np.dtype(np.int8), Quantization(1 / 255, -128))
@@ -47,6 +53,36 @@ def test_pixel_lut_defaults() -> None:
     assert pixel_lut(U8)[0, 200] == 200  # a quantized uint8 input takes raw pixels
     assert pixel_lut(I8)[0, 200] == 72  # int8: pixel - 128
     assert pixel_lut(F32)[0, 255] == pytest.approx(1.0)  # float: pixel / 255
+
+
+@pytest.mark.parametrize(
+    ("spec", "mean", "std", "path"),
+    [
+        (U8, None, None, "identity"),
+        (I8, None, None, "flip"),
+        (F32, None, None, "table"),
+        (U8, 127.5, 127.5, "table"),
+        (F32, [1, 2, 3], [50, 60, 70], "table"),
+        (TensorSpec("in", (1, 4, 4, 3), np.dtype(np.float16)), None, None, "take"),
+    ],
+)
+def test_every_fast_pixel_path_equals_the_table(
+    spec: TensorSpec, mean: object, std: object, path: str
+) -> None:
+    lut = pixel_lut(spec, mean, std)  # type: ignore[arg-type]
+    pixel_map = PixelMap(lut)
+    taken = {
+        "identity": pixel_map.identity,
+        "flip": pixel_map.flip,
+        "table": not (pixel_map.identity or pixel_map.flip),
+        "take": lut.dtype == np.float16,
+    }
+    assert taken[path]
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    fast = np.empty(spec.shape, spec.dtype)
+    slow = np.empty(spec.shape, spec.dtype)
+    assert pixel_map.apply(pixels, fast) is fast
+    np.testing.assert_array_equal(fast, apply_lut(pixels, lut, slow))
 
 
 def test_pixel_lut_with_mean_and_std_quantizes_the_normalised_value() -> None:
