@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from model_data import BACKEND_OF, Preprocessing, model_input, read_frames, run_model
+from model_data import BACKEND_OF, Preprocessing, model_input, run_model
 from model_report import bench
 from quantize import parse_floats
 
@@ -61,7 +61,7 @@ def latency_budget(args: argparse.Namespace, model: Path) -> float:
     if p99 is None:
         backend = BACKEND_OF[model.suffix]
         p99 = float(bench(model, backend, args.bench_duration)["latency_ms"]["p99"])
-    return round(p99 * args.margin, 3)
+    return round(p99 * float(args.margin), 3)
 
 
 def input_spec(model: Path, prep: Preprocessing) -> dict[str, Any]:
@@ -134,16 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(args.edgetpu, out / args.edgetpu.name)
         manifest["variants"] = [{"accelerator": "edgetpu", "model": args.edgetpu.name}]
 
-    golden = []
+    names = [image.name for image in args.golden]
+    if len(set(names)) != len(names):
+        raise SystemExit("golden images need distinct file names")
+    frames = [read_image(image) for image in args.golden]  # as the device reads them
     for image in args.golden:
-        read_image(image)  # refuse anything the device could not decode
         shutil.copyfile(image, out / "golden" / image.name)
-        golden.append(f"golden/{image.name}")
-    frames = read_frames(out / "golden")
-    names = sorted(golden)  # read_frames reads the folder in sorted order
     scores = run_model(model, frames, prep, None)
     manifest["golden"] = [
-        {"input": name, "expected_scores": [round(float(v), 5) for v in row]}
+        {
+            "input": f"golden/{name}",
+            "expected_scores": [round(float(v), 5) for v in row],
+        }
         for name, row in zip(names, scores, strict=True)
     ]
     manifest["golden_tolerance"] = args.golden_tolerance
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         pack_bundle(out, args.tar)
     print(
         f"signed {signed.name} {signed.version}: {len(signed.files)} files, "
-        f"{len(golden)} golden inputs, budget {manifest['latency_budget_ms']} ms"
+        f"{len(names)} golden inputs, budget {manifest['latency_budget_ms']} ms"
     )
     return 0
 

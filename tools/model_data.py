@@ -9,7 +9,7 @@ ranges the quantizer sees are the ranges the device feeds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +40,7 @@ class Preprocessing:
 def read_frames(source: Path, limit: int | None = None) -> NDArray[np.uint8]:
     """BGR uint8 frames from an ``.npy`` batch or a folder of images (sorted)."""
     if source.suffix == ".npy":
-        frames = np.load(source, allow_pickle=False)
+        frames: NDArray[np.uint8] = np.load(source, allow_pickle=False)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise SystemExit(
                 f"{source}: expected uint8 BGR frames [N, H, W, 3], "
@@ -57,15 +57,19 @@ def read_frames(source: Path, limit: int | None = None) -> NDArray[np.uint8]:
     # Frames of different sizes: keep them apart, the preprocessor resizes each.
     out = np.empty(len(images), dtype=object)
     out[:] = images
-    return out  # type: ignore[return-value]
+    return out
 
 
 def read_labels(path: Path, names: Sequence[str] = ()) -> NDArray[np.int64]:
     """Class indices, one per line: an integer, or a name found in ``names``."""
     lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    unknown = sorted({v for v in lines if not v.isdigit() and v not in names})
+    if unknown:
+        raise SystemExit(
+            f"{path}: {', '.join(unknown)} not class indices nor names from --labels"
+        )
     return np.array(
-        [int(v) if v.lstrip("-").isdigit() else list(names).index(v) for v in lines],
-        np.int64,
+        [int(v) if v.isdigit() else list(names).index(v) for v in lines], np.int64
     )
 
 
@@ -104,7 +108,10 @@ def load_model(path: Path, prep: Preprocessing, backend: str | None = None) -> M
 
 
 def run_model(
-    path: Path, frames: NDArray[np.uint8], prep: Preprocessing, backend: str | None
+    path: Path,
+    frames: Iterable[NDArray[np.uint8]],
+    prep: Preprocessing,
+    backend: str | None,
 ) -> NDArray[np.float32]:
     """First output (dequantized, flattened) per frame, run through edgeinfer."""
     model = load_model(path, prep, backend)
