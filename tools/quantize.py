@@ -24,6 +24,7 @@ Needs the ``tools`` extra: ``pip install -e '.[tools]'``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import tempfile
 from pathlib import Path
@@ -149,6 +150,21 @@ def quantize_litert(
     return float_path, target
 
 
+def check_source(fmt: str, model: Path) -> None:
+    """Refuse, before any work, a format the model file or installed tools cannot do."""
+    if fmt == "litert":
+        if importlib.util.find_spec("tensorflow") is None:
+            raise SystemExit(
+                "the litert format needs TensorFlow (tensorflow-cpu): " + EXTRA_HINT
+            )
+        if not (model.is_dir() or model.suffix in (".keras", ".h5")):
+            raise SystemExit("the litert format starts from a SavedModel or Keras file")
+    elif fmt == "onnx" and model.suffix != ".onnx":
+        raise SystemExit("the onnx format starts from an .onnx model")
+    elif fmt == "openvino" and model.suffix not in (".onnx", ".xml"):
+        raise SystemExit("the openvino format starts from an .onnx or .xml model")
+
+
 def measure(
     path: Path,
     backend: str,
@@ -254,16 +270,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.val_labels} has {len(labels)} labels for {len(val_frames)} frames"
         )
 
+    for fmt in formats:
+        check_source(fmt, args.model)
     entries: list[dict[str, Any]] = []
     for fmt in formats:
         backend = RUNS_ON[fmt]
         if fmt == "litert":
             float_path, int8_path = quantize_litert(args.model, calib_frames, prep, out)
         else:
-            if args.model.suffix not in (".onnx", ".xml"):
-                raise SystemExit(f"the {fmt} format starts from an .onnx or .xml model")
-            if fmt == "onnx" and args.model.suffix != ".onnx":
-                raise SystemExit("the onnx format starts from an .onnx model")
             spec = model_input(args.model)
             calib = list(
                 tensors(calib_frames, float_input(spec.shape, spec.name), prep)
