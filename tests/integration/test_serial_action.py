@@ -3,12 +3,14 @@ out, and a line written while the adapter is unplugged arrives after it is back.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import threading
 import time
 from pathlib import Path
 
 import pytest
-import serial
 
 from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
@@ -25,14 +27,28 @@ def alert(severity: str, rule: str, score: float) -> Alert:
     return Alert("line1", rule, severity, 1_700_000_000.0, {"score": score})  # type: ignore[arg-type]
 
 
-def read_lines(port: serial.Serial, n: int, timeout: float = 10) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while len(lines) < n and time.monotonic() < deadline:
-        raw = port.readline()
-        if raw:
-            lines.append(raw.decode().rstrip("\n"))
-    return lines
+class PtyReader:
+    """The far end of the pty pair, read without pyserial: pyserial's open flushes
+    what arrived before it, and the sink may well write before the test opens."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        self._buffer = b""
+
+    def lines(self, n: int, timeout: float = 10) -> list[str]:
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            while b"\n" in self._buffer and len(out) < n:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                out.append(line.decode())
+            if len(out) < n and select.select([self.fd], [], [], 0.1)[0]:
+                with contextlib.suppress(BlockingIOError):
+                    self._buffer += os.read(self.fd, 4096)
+        return out
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def test_format_line_fills_alert_fields_and_values() -> None:
@@ -51,12 +67,12 @@ def test_alert_lines_reach_the_port_and_survive_an_unplug(
         min_severity="warning",
         backoff=Backoff(initial=0.05, cap=0.2),
     )
-    reader = serial.Serial(socat.b, timeout=0.2)
+    reader = PtyReader(socat.b)
     try:
         sink.on_alert(alert("info", "quiet", 0.1))  # below min_severity
         sink.on_alert(alert("warning", "hot", 0.5))
         sink.on_alert(alert("critical", "defect", 0.99))
-        assert read_lines(reader, 2) == [
+        assert reader.lines(2) == [
             "ALERT warning line1/hot 0.5",
             "ALERT critical line1/defect 0.99",
         ]
@@ -65,8 +81,9 @@ def test_alert_lines_reach_the_port_and_survive_an_unplug(
         sink.on_alert(alert("critical", "while-unplugged", 0.7))
         assert wait_for(lambda: sink.failures > 0, 5)
         socat.start()
-        reader = serial.Serial(socat.b, timeout=0.2)
-        assert read_lines(reader, 1) == ["ALERT critical line1/while-unplugged 0.7"]
+        assert wait_for(lambda: sink.sent == 3, 5)  # written as soon as it is back
+        reader = PtyReader(socat.b)
+        assert reader.lines(1) == ["ALERT critical line1/while-unplugged 0.7"]
         assert sink.sent == 3
         assert sink.dropped == 0
     finally:
@@ -88,7 +105,7 @@ def test_the_daemon_writes_a_line_per_defect_to_the_configured_port(
             "alerts.max_mb=1",
         ],
     )
-    reader = serial.Serial(socat.b, timeout=0.2)
+    reader = PtyReader(socat.b)
     daemon = Daemon(config)
     try:
         daemon.load()
@@ -96,7 +113,7 @@ def test_the_daemon_writes_a_line_per_defect_to_the_configured_port(
         daemon.wait(threading.Event(), poll_s=0.05)
     finally:
         daemon.stop()
-    lines = read_lines(reader, 3)
+    lines = reader.lines(3)
     reader.close()
     assert len(lines) == 3
     assert all(line.startswith("DEFECT ") for line in lines)
