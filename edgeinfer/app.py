@@ -31,6 +31,7 @@ from edgeinfer.pipeline.slots import FrameHub
 from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.pipeline.vision import ModelWorkers
 from edgeinfer.rules.alert import Alert
+from edgeinfer.rules.detector import DetectorRule
 from edgeinfer.rules.engine import StreamRules, build_rules
 from edgeinfer.sinks.alertlog import AlertLog
 from edgeinfer.sinks.serial_action import SerialActionSink
@@ -280,6 +281,15 @@ class Daemon:
                 "reason": h.reason,
                 **self.stats[name].to_json(),
             }
+            # Samples each detector could not score, by reason (NaN, gaps, ...).
+            rules = self.rules.get(name)
+            inputs = {
+                r.name: r.counts.to_json()
+                for r in (rules.sensor if rules is not None else [])
+                if isinstance(r, DetectorRule)
+            }
+            if inputs:
+                streams[name]["detector_inputs"] = inputs
         models = {
             name: {
                 "placement": str(m.backend.placement),

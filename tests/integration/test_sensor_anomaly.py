@@ -128,7 +128,7 @@ def test_replay_survives_and_counts_a_messy_sensor_file(
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     summary = lines[-1]
     assert summary["samples"] == 864
-    assert summary["detector_inputs"]["anomaly"] == {
+    counts = {
         "missing": 0,
         "nan": 2,
         "inf": 1,
@@ -137,6 +137,19 @@ def test_replay_survives_and_counts_a_messy_sensor_file(
         "out_of_order": 1,
         "gap": 0,
     }
+    assert summary["detector_inputs"]["anomaly"] == counts
+    # The daemon on the same file keeps running and reports the same counts.
+    cfg = load_config(CONFIG, [f"state_dir={tmp_path}", f"streams.0.path={path}"])
+    daemon = Daemon(cfg, sinks=[Collect()])
+    daemon.load()
+    daemon.start()
+    try:
+        daemon.wait(threading.Event(), poll_s=0.05)
+    finally:
+        daemon.stop()
+    sensor = daemon.status()["streams"]["sensor"]
+    assert sensor["detector_inputs"]["anomaly"] == counts
+    assert sensor["errors"] == 0
     alerts = [x for x in lines if x["kind"] == "alert"]
     assert [a["timestamp"] for a in alerts] == [stamps[700]]
     assert alerts[0]["values"]["detector"] == "range"
