@@ -6,13 +6,17 @@ import json
 import logging
 import os
 import sys
-from typing import Annotated, Any, NoReturn
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from edgeinfer.errors import EdgeinferError
 
 log = logging.getLogger("edgeinfer")
+T = TypeVar("T")
 
 _debug = False
 
@@ -49,6 +53,40 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def is_terminal() -> bool:
     """True when stdout is a terminal (tables and colour), false when piped."""
     return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def with_progress(work: Callable[[], T], seconds: float, label: str) -> T:
+    """Run ``work`` (expected to take about ``seconds``) with a progress bar on the
+    terminal's stderr; the bar disappears when it is done."""
+    from rich.console import Console  # noqa: PLC0415 -- terminals only
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(work())
+        except BaseException as err:  # re-raised in the calling thread
+            failed.append(err)
+
+    thread = threading.Thread(target=run, name="progress-work", daemon=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=seconds)
+        start = time.monotonic()
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
+            bar.update(task, completed=min(seconds, time.monotonic() - start))
+    if failed:
+        raise failed[0]
+    return done[0]
 
 
 def print_json(obj: Any) -> None:

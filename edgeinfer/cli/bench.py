@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from edgeinfer.backends.select import select_backend
-from edgeinfer.bench import run_bench
-from edgeinfer.cli._common import SetOption, is_terminal, print_json
+from edgeinfer.bench import BenchResult, run_bench
+from edgeinfer.cli._common import SetOption, is_terminal, print_json, with_progress
 from edgeinfer.cli._model import (
     BackendOpt,
     ConfigOpt,
@@ -69,10 +69,16 @@ def bench_command(
         streams=max(streams, 1),
     )
     selection = select_backend(spec.path, list(spec.candidates), spec.cpu_twin)
+
+    def bench() -> BenchResult:
+        return run_bench(selection, streams, duration, warmup, threads)
+
     if not json_out and is_terminal():
         where = selection.backend.placement
-        typer.echo(f"benchmarking {selection.model_path} on {where} ...", err=True)
-    result = run_bench(selection, streams, duration, warmup, threads)
+        label = f"benchmarking {selection.model_path.name} on {where}"
+        result = with_progress(bench, duration, label)
+    else:
+        result = bench()
     if json_out:
         print_json(result.to_json())
         return
