@@ -54,6 +54,21 @@ def _store(cfg: Any, name: str) -> Any:
     )
 
 
+def _daemon_socket(cfg: Any) -> Path | None:
+    """The control socket of a daemon running with this config, or None."""
+    from edgeinfer.errors import ServiceError  # noqa: PLC0415
+    from edgeinfer.service.client import request  # noqa: PLC0415
+
+    path: Path = cfg.control_socket
+    if not path.exists():
+        return None
+    try:
+        request(path, "ping", timeout=5)
+    except ServiceError:
+        return None  # a socket left behind: no daemon answers on it
+    return path
+
+
 def _out(json_out: bool, body: dict[str, Any], line: str) -> None:
     if json_out:
         print_json(body)
@@ -196,10 +211,18 @@ def activate_command(
     store = _store(cfg, name)
     store.bundle(version)  # verified again before it is trusted
     state = store.activate(version)
+    running = _daemon_socket(cfg) is not None
     _out(
         json_out,
-        {"ok": True, "model": name, "active": state.active, "history": state.history},
-        f"{name}: active {state.active}",
+        {
+            "ok": True,
+            "model": name,
+            "active": state.active,
+            "history": state.history,
+            "restart_required": running,
+        },
+        f"{name}: active {state.active}"
+        + (" (the running daemon uses it after a restart)" if running else ""),
     )
 
 
@@ -210,8 +233,22 @@ def rollback_command(
     model: ModelOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Go back to the previous version (or the configured model file)."""
+    """Go back to the previous version (or the configured model file); a running
+    daemon switches at once, between two frames."""
     cfg, name = _setup(config, overrides, model)
+    socket = _daemon_socket(cfg)
+    if socket is not None:
+        from edgeinfer.service.client import call  # noqa: PLC0415
+
+        reason = "rolled back with edgeinfer models rollback"
+        result = call(socket, "model_rollback", {"model": name, "reason": reason})
+        _out(
+            json_out,
+            {"ok": True, "model": name, "live": True, **result},
+            f"{name}: the running daemon rolled back to "
+            f"{result.get('version') or 'the configured model file'}",
+        )
+        return
     state = _store(cfg, name).rollback()
     _out(
         json_out,

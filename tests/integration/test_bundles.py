@@ -21,6 +21,7 @@ from edgeinfer.updates.compat import bundle_spec, check_compatible
 from edgeinfer.updates.store import ModelStore
 from edgeinfer.updates.validate import load_candidate, validate_model
 from tests.bundles import Key, device_config, fleet_key, make_bundle
+from tests.service_support import DaemonProcess
 
 pytestmark = pytest.mark.integration
 
@@ -396,3 +397,28 @@ def test_the_cli_makes_a_key_signs_installs_lists_and_rolls_back(
     out = run_cli("models", "verify", bundle, "-c", other)
     assert out.returncode == 1
     assert "which this device does not trust" in out.stderr
+
+
+def test_cli_rollback_switches_a_running_daemon_at_once(
+    tmp_path: Path, run_cli: Any
+) -> None:
+    key = fleet_key(tmp_path / "k")
+    conf = device_config(tmp_path / "dev", key.public, loop=True)
+    bundle = make_bundle(tmp_path / "b", key.path, "1.5.0")
+    out = run_cli("models", "install", bundle, "-c", conf, "--activate")
+    assert out.returncode == 0, out.stderr
+    with DaemonProcess(conf, None) as daemon:
+        daemon.wait_output("source line1: ok")
+        status = json.loads(run_cli("status", "-c", conf, "--json").stdout)
+        assert status["models"]["demo"]["version"] == "1.5.0"
+        out = run_cli("models", "rollback", "-c", conf, "--json")
+        assert out.returncode == 0, out.stderr
+        reply = json.loads(out.stdout)
+        assert reply["live"] is True
+        assert reply["version"] == "1.0.0"  # the configured model file
+        status = json.loads(run_cli("status", "-c", conf, "--json").stdout)
+        assert status["models"]["demo"]["version"] == "1.0.0"
+        out = run_cli("models", "activate", "1.5.0", "-c", conf, "--json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["restart_required"] is True
+        assert daemon.stop() == 0
