@@ -53,6 +53,7 @@ class ModelSpec:
     std: float | Sequence[float] | None = None
     name: str = ""
     version: str = ""
+    variants: tuple[tuple[str, Path], ...] = ()  # (accelerator kind, file)
 
 
 class Model:
@@ -80,7 +81,9 @@ class Model:
     @classmethod
     def load(cls, spec: ModelSpec) -> Model:
         """Select a backend for ``spec`` and prepare its decoder."""
-        selection = select_backend(spec.path, list(spec.candidates), spec.cpu_twin)
+        selection = select_backend(
+            spec.path, list(spec.candidates), spec.cpu_twin, dict(spec.variants)
+        )
         try:
             return cls(spec, selection)
         except Exception:

@@ -4,6 +4,7 @@ loads the model, and remember why every earlier one was skipped."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,17 @@ def _is_edgetpu_model(path: Path) -> bool:
         return False
 
 
+def accelerator_kind(placement: Placement) -> str:
+    """The accelerator a placement runs on, as bundles name their variants:
+    ``edgetpu``, ``npu``, ``gpu`` or ``cpu``."""
+    if is_edgetpu_placement(placement):
+        return "edgetpu"
+    device = placement.device.upper()
+    if placement.backend == "openvino" and device.startswith(("NPU", "GPU")):
+        return device[:3].lower()
+    return "cpu"
+
+
 def _model_for(placement: Placement, model_path: Path, cpu_twin: Path | None) -> Path:
     """The file to load on ``placement``; raise ModelLoadError when none fits."""
     on_tpu = is_edgetpu_placement(placement)
@@ -86,9 +98,16 @@ def _model_for(placement: Placement, model_path: Path, cpu_twin: Path | None) ->
 
 
 def select_backend(
-    model_path: Path, candidates: list[Candidate], cpu_twin: Path | None = None
+    model_path: Path,
+    candidates: list[Candidate],
+    cpu_twin: Path | None = None,
+    variants: Mapping[str, Path] | None = None,
 ) -> Selection:
     """Load ``model_path`` on the first candidate that can run it.
+
+    ``variants`` maps an accelerator kind (see ``accelerator_kind``) to a file of
+    the same model built for it (an Edge TPU compilation, an IR tuned for the NPU):
+    a candidate of that kind loads its variant instead of ``model_path``.
 
     Raises the candidate's own error when there is one candidate, otherwise a
     ``BackendUnavailable`` listing every reason.
@@ -101,7 +120,8 @@ def select_backend(
     errors: list[EdgeinferError] = []
     for cand in candidates:
         try:
-            path = _model_for(cand.placement, model_path, cpu_twin)
+            own = (variants or {}).get(accelerator_kind(cand.placement), model_path)
+            path = _model_for(cand.placement, own, cpu_twin)
             backend = load_backend(cand.placement, path, cand.options)
         except (BackendUnavailable, ModelLoadError) as err:
             log.info("skipping %s for %s: %s", cand.placement, model_path.name, err)

@@ -68,7 +68,9 @@ def bench_command(
         hint="latency" if chosen_hint == "latency" else "throughput",
         streams=max(streams, 1),
     )
-    selection = select_backend(spec.path, list(spec.candidates), spec.cpu_twin)
+    selection = select_backend(
+        spec.path, list(spec.candidates), spec.cpu_twin, dict(spec.variants)
+    )
 
     def bench() -> BenchResult:
         return run_bench(selection, streams, duration, warmup, threads)

@@ -62,19 +62,16 @@ def check_compatible(config: EdgeinferConfig, name: str, bundle: Bundle) -> None
 def bundle_spec(config: EdgeinferConfig, name: str, bundle: Bundle) -> ModelSpec:
     """The spec of model ``name`` running ``bundle`` on the configured accelerators.
 
-    With an Edge TPU configured and an ``edgetpu`` variant present, the variant is
-    the model and the bundle's main model its CPU twin (the fallback)."""
+    Each accelerator with a variant in the bundle (an Edge TPU compilation, an IR
+    for the NPU) loads that variant; the others, and the fallback, the main model."""
     m = bundle.manifest
     base = model_spec(config, name)
-    path, twin = bundle.path(m.model), None
-    edgetpu = next((v for v in m.variants if v.accelerator == "edgetpu"), None)
-    if edgetpu is not None and "edgetpu" in accelerator_kinds(config, name):
-        path, twin = bundle.path(edgetpu.model), bundle.path(m.model)
     spec = m.input
     return replace(
         base,
-        path=path,
-        cpu_twin=twin,
+        path=bundle.path(m.model),
+        cpu_twin=None,
+        variants=tuple((v.accelerator, bundle.path(v.model)) for v in m.variants),
         labels=bundle.path(m.labels) if m.labels else None,
         task=m.task,
         resize="letterbox" if spec.letterbox else "stretch",

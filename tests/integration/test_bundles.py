@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from edgeinfer.config import EdgeinferConfig, load_config
 from edgeinfer.errors import UpdateError
+from edgeinfer.model import Model
 from edgeinfer.updates.bundle import pack_bundle, verify_bundle
 from edgeinfer.updates.compat import bundle_spec, check_compatible
 from edgeinfer.updates.store import ModelStore
@@ -237,25 +239,33 @@ def test_an_edge_tpu_only_bundle_is_incompatible_with_a_cpu_device(
     assert e.value.reason == "incompatible"
 
 
-def test_an_edge_tpu_variant_is_used_only_where_an_edge_tpu_is_configured(
+def test_each_accelerator_loads_its_own_variant_and_the_rest_the_main_model(
     tmp_path: Path, key: Key, models: Path, config: EdgeinferConfig, store: ModelStore
 ) -> None:
-    def twin(m: dict[str, Any], d: Path) -> None:
-        name = "conveyor_int8_edgetpu.tflite"
-        (d / name).write_bytes(b"compiled for the edge tpu")
-        m["variants"] = [{"accelerator": "edgetpu", "model": name}]
+    def twins(m: dict[str, Any], d: Path) -> None:
+        (d / "conveyor_int8_edgetpu.tflite").write_bytes(b"compiled for the edge tpu")
+        shutil.copyfile(d / "conveyor_int8.tflite", d / "conveyor_int8_cpu.tflite")
+        m["variants"] = [
+            {"accelerator": "edgetpu", "model": "conveyor_int8_edgetpu.tflite"},
+            {"accelerator": "cpu", "model": "conveyor_int8_cpu.tflite"},
+        ]
 
-    bundle = store.install(make_bundle(tmp_path / "b", key.path, edit=twin))
+    bundle = store.install(make_bundle(tmp_path / "b", key.path, edit=twins))
     check_compatible(config, "demo", bundle)
-    assert bundle_spec(config, "demo", bundle).path.name == "conveyor_int8.tflite"
     tpu = load_config(
         device_config(tmp_path / "tpu", key.public),
         ["accelerators=[edgetpu, cpu]"],
     )
     spec = bundle_spec(tpu, "demo", bundle)
-    assert spec.path.name == "conveyor_int8_edgetpu.tflite"
-    assert spec.cpu_twin is not None
-    assert spec.cpu_twin.name == "conveyor_int8.tflite"
+    assert spec.path.name == "conveyor_int8.tflite"
+    assert dict(spec.variants)["edgetpu"].name == "conveyor_int8_edgetpu.tflite"
+    # No Coral here: the Edge TPU is skipped, and the CPU loads its own variant.
+    model = Model.load(spec)
+    try:
+        assert model.selection.model_path.name == "conveyor_int8_cpu.tflite"
+        assert [str(s.placement) for s in model.selection.skipped] == ["litert:edgetpu"]
+    finally:
+        model.close()
 
 
 def test_a_model_that_misses_its_golden_outputs_is_refused(
