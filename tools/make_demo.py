@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import make_float_model
 import numpy as np
 import tflite_int8
 import tiny_cnn
@@ -45,6 +46,7 @@ from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_FILE = "conveyor_int8.tflite"
+FLOAT_FILE = "conveyor_float.onnx"  # the same network before quantization
 VIDEO_FILE = "conveyor.mp4"
 CHANNELS = (16, 32, 64)
 MAX_ACCURACY_DROP = 0.03  # int8 against float, on the held-out set
@@ -234,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         tflite_int8.build_tflite(folded, x_train[: sizes.calibration], MODEL_SIZE)
     )
 
+    (out / FLOAT_FILE).write_bytes(make_float_model.to_onnx(folded))
+
     metrics: dict[str, Any] = {"float_accuracy": round(float_acc, 4)}
     for backend in ("litert", "openvino"):
         scores = evaluate_int8(model_path, labels_path, x_test, backend)
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     finally:
         model.close()
-    files = [MODEL_FILE, "labels.txt", VIDEO_FILE, "truth.json"] + [
+    files = [MODEL_FILE, FLOAT_FILE, "labels.txt", VIDEO_FILE, "truth.json"] + [
         f"samples/{name}" for name in samples
     ]
     manifest = {

@@ -137,3 +137,37 @@ def test_the_demo_daemon_prints_results_alerts_and_a_summary(
     )
     assert tail.returncode == 0, tail.stderr
     assert tail.stdout.count("critical line1/defect") == 3
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_the_float_model_agrees_with_the_int8_one_on_the_samples(
+    backend: str,
+) -> None:
+    pytest.importorskip("onnxruntime" if backend == "onnxruntime" else "openvino")
+    m = manifest()
+    names = {f["path"] for f in m["files"]}
+    assert "conveyor_float.onnx" in names
+    int8 = model_spec(load_config(CONFIG), "demo")
+    float_spec = replace(
+        int8,
+        path=DEMO / "conveyor_float.onnx",
+        candidates=tuple(
+            candidates_from_flags(
+                DEMO / "conveyor_float.onnx", backend, None, BackendOptions()
+            )
+        ),
+    )
+    quantized, full = Model.load(int8), Model.load(float_spec)
+    try:
+        assert full.backend.inputs[0].dtype == np.float32
+        agree = 0
+        for golden in m["golden"]:
+            image = cv2.imread(str(DEMO / golden["input"]))
+            a, b = quantized.predict(image), full.predict(image)
+            assert isinstance(a, Classification)
+            assert isinstance(b, Classification)
+            agree += a.top[0].label == b.top[0].label
+        assert agree >= len(m["golden"]) - 1
+    finally:
+        quantized.close()
+        full.close()
