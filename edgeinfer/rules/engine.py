@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from edgeinfer.config.rules import (
     AbsentRuleConfig,
@@ -62,7 +62,6 @@ class StreamRules:
 
 def _vision_rule(rule: VisionRuleConfig) -> VisionRule:
     """A fresh rule instance for one stream."""
-    common: dict[str, Any] = {"severity": rule.severity}
     points: list[tuple[float, float]] | None = getattr(rule, "zone", None)
     zone = [(float(x), float(y)) for x, y in points] if points else None
     if isinstance(rule, LabelRuleConfig):
@@ -73,7 +72,7 @@ def _vision_rule(rule: VisionRuleConfig) -> VisionRule:
             frames=rule.frames,
             zone=zone,
             cooldown_s=rule.cooldown_s,
-            **common,
+            severity=rule.severity,
         )
     if isinstance(rule, CountRuleConfig):
         return CountRule(
@@ -85,7 +84,7 @@ def _vision_rule(rule: VisionRuleConfig) -> VisionRule:
             frames=rule.frames,
             zone=zone,
             cooldown_s=rule.cooldown_s,
-            **common,
+            severity=rule.severity,
         )
     if isinstance(rule, AbsentRuleConfig):
         return AbsentRule(
@@ -94,7 +93,7 @@ def _vision_rule(rule: VisionRuleConfig) -> VisionRule:
             seconds=rule.seconds,
             min_score=rule.min_score,
             zone=zone,
-            **common,
+            severity=rule.severity,
         )
     return ScoreRule(
         rule.name,
@@ -103,7 +102,7 @@ def _vision_rule(rule: VisionRuleConfig) -> VisionRule:
         label=rule.label,
         frames=rule.frames,
         cooldown_s=rule.cooldown_s,
-        **common,
+        severity=rule.severity,
     )
 
 
