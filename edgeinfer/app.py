@@ -4,8 +4,9 @@
                                         └──> model workers ──> rules ──> sinks
     serial thread ──> bounded queue (back-pressure) ──> sensor thread ──> rules ─> sinks
 
-Alerts go to the durable alert log first, then to the other sinks. ``stop()`` stops the
-sources, lets the workers finish what is in flight, and closes the sinks.
+Alerts go to the alert log, then to the sinks (the MQTT link first), and are on disk
+when ``emit`` returns. ``stop()`` stops the sources, lets the workers finish what is
+in flight, and closes the sinks.
 
 With a broker configured (``mqtt.host``) the fleet link is one more sink, and the
 commands it receives act on the daemon through the methods under "fleet control".
@@ -224,17 +225,28 @@ class Daemon:
                 log.exception("rules failed on %s reading %d", name, reading.seq)
 
     def emit(self, alert: Alert) -> None:
-        """Record ``alert`` durably, then hand it to every sink."""
+        """Record ``alert`` in the alert log, hand it to every sink, and return once
+        it is on disk.
+
+        The log takes the alert first (it is in the log's WAL, safe from a crash,
+        before anything leaves the device), then the sinks, the MQTT link first: it
+        stores the alert in its outbox and publishes it at once. Both stores fsync
+        while the alert is on its way; nothing after this call (the next reading)
+        runs before the alert is durable.
+        """
         with self._alert_lock:
-            self.alert_log.append(alert)
+            self.alert_log.append(alert, sync=False)
             self.stats[alert.stream].alerts += 1
-        for sink in self.sinks:
-            try:
-                sink.on_alert(alert)
-            except Exception:  # one failing sink must not lose the alert for others
-                log.exception(
-                    "sink %s failed on alert %s", type(sink).__name__, alert.id
-                )
+        try:
+            for sink in self.sinks:
+                try:
+                    sink.on_alert(alert)
+                except Exception:  # one failing sink must not lose it for the others
+                    log.exception(
+                        "sink %s failed on alert %s", type(sink).__name__, alert.id
+                    )
+        finally:
+            self.alert_log.sync()
 
     # -- running --------------------------------------------------------------------
     def finished(self) -> bool:
@@ -372,7 +384,7 @@ class Daemon:
         from edgeinfer.mqtt import FleetLink  # noqa: PLC0415
 
         self.fleet = FleetLink(self, build_router())
-        self.sinks.append(self.fleet)
+        self.sinks.insert(0, self.fleet)  # first: alerts leave while the rest works
         self.fleet.start()
 
     def _stop_fleet(self) -> None:

@@ -127,6 +127,7 @@ class Connection:
         self.subscriptions = subscriptions
         self.listener = listener
         self.v5 = config.protocol == "5"
+        self._plain_properties: dict[tuple[int, str | None], Properties] = {}
         self.backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, 0.3)
         self._client: paho.Client | None = None
         self._tls: ClientTlsContext | None = None
@@ -192,13 +193,19 @@ class Connection:
     ) -> Properties | None:
         if not self.v5:
             return None
-        props = Properties(packet)  # type: ignore[no-untyped-call]
+        plain = message.correlation_data is None and not message.user_properties
+        key = (packet, message.content_type)
+        if plain and (cached := self._plain_properties.get(key)) is not None:
+            return cached  # paho only packs them: one object serves every message
+        props = _PackedOnce(packet) if plain else Properties(packet)  # type: ignore[no-untyped-call]
         if message.correlation_data is not None:
             props.CorrelationData = message.correlation_data
         if message.content_type:
             props.ContentType = message.content_type
         if message.user_properties:
             props.UserProperty = list(message.user_properties)
+        if plain:
+            self._plain_properties[key] = props
         return props
 
     # -- the network thread ---------------------------------------------------------
@@ -244,7 +251,9 @@ class Connection:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        client.on_log = self._on_log
+        # paho formats a log line for every packet when ``on_log`` is set; a logger
+        # at ERROR formats only errors (the text that explains a dropped socket).
+        client.enable_logger(_ErrorLogger(self))
         # Publishing from other threads must not write to the socket: with a write
         # callback set, paho only queues the packet and wakes this thread's select.
         client.on_socket_register_write = _ignore_socket
@@ -424,11 +433,41 @@ class Connection:
             )
         )
 
-    def _on_log(
-        self, _client: paho.Client, _userdata: Any, level: int, text: str
-    ) -> None:
-        if level == paho.MQTT_LOG_ERR:
-            self._last_socket_error = text
+    def _on_paho_error(self, text: str) -> None:
+        self._last_socket_error = text
+
+
+class _PackedOnce(Properties):
+    """Properties shared by many messages and never changed: packed once, not per
+    message (paho's ``pack`` walks every property name it knows)."""
+
+    _packed: bytes | None = None
+
+    def pack(self) -> bytes:
+        packed = self._packed
+        if packed is None:
+            packed = bytes(super().pack())  # type: ignore[no-untyped-call]
+            # paho's __setattr__ admits MQTT property names only
+            object.__setattr__(self, "_packed", packed)
+        return packed
+
+
+class _ErrorLogger(logging.Logger):
+    """paho's logger: keeps the last error for the connection, formats nothing else."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__("edgeinfer.mqtt.paho", logging.ERROR)
+        self.propagate = False
+        self.addHandler(_ErrorHandler(connection))
+
+
+class _ErrorHandler(logging.Handler):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(logging.ERROR)
+        self.connection = connection
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.connection._on_paho_error(record.getMessage())
 
 
 def _ignore_socket(_client: paho.Client, _userdata: Any, _sock: Any) -> None:

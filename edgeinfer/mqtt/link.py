@@ -1,11 +1,13 @@
 """The fleet link: the daemon's MQTT side, as a sink and a command handler.
 
-    alerts ──> outbox (SQLite, fsynced) ──> sender ──> connection ──> broker
+    alerts ──> outbox (SQLite) ──> sender ──> connection ──> broker
     telemetry timer ──┘                                    │
     status on connect ┘          commands <── intake <─────┘ ──> router ──> replies
 
 Nothing here blocks the data path on the network: ``on_alert`` stores the alert and
-returns; the sender thread publishes when the broker is there. ``stop`` sends the
+returns; the sender thread publishes when the broker is there. A stored message is
+handed to the sender before its fsync, so the disk flush and the publish overlap;
+``send`` returns once the message is on disk. ``stop`` sends the
 offline status (the last will covers a crash) and leaves what is unsent in the outbox
 for the next start.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from edgeinfer import __version__
@@ -71,6 +74,7 @@ class FleetLink:
             response_topics=mqtt.protocol == "5",
         )
         self.unsent_qos0 = 0  # QoS 0 telemetry skipped while disconnected
+        self._send_lock = threading.Lock()
         self._final_status: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._telemetry = threading.Thread(
@@ -115,10 +119,14 @@ class FleetLink:
             if self.connection.publish(message) is None:
                 self.unsent_qos0 += 1
             return
-        result = self.outbox.put(message, replace_topic=replace_topic)
+        with self._send_lock:  # offered in the order stored: each topic stays in order
+            result = self.outbox.put(message, replace_topic=replace_topic, sync=False)
+            # In the WAL already (safe from a crash): publish while the disk flushes.
+            if result.seq:  # 0: a message with this id is stored already
+                self.sender.offer(replace(message, seq=result.seq))
+        self.outbox.sync()
         if result.dropped_alerts:
             self._report_loss(result.dropped_alerts)
-        self.sender.notify()
 
     def _report_loss(self, dropped: list[str]) -> None:
         log.error(

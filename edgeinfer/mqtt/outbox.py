@@ -1,9 +1,12 @@
 """The durable outbox: every QoS 1 message is stored here before it is published and
 deleted only when the broker has acknowledged it.
 
-SQLite in WAL mode. With ``power_safe`` (``synchronous=FULL``) a message is on disk
-once ``put`` returns; without (``synchronous=NORMAL``) it is in the WAL file, which
-survives a crash or kill -9 of the process but not a power loss, and costs no flush.
+SQLite in WAL mode. ``put`` writes the message to the WAL file, where it survives a
+crash or kill -9 of the process; with ``power_safe`` it also fsyncs it, so that it
+survives a power loss. ``put(message, sync=False)`` leaves that fsync to ``sync()``:
+the fleet link hands the stored message to the sender first and flushes while it is
+being published (see ``edgeinfer.walsync``). Without ``power_safe`` nothing is
+flushed but at SQLite's checkpoints.
 ``pending`` hands out what to send in order (by kind priority, then by sequence: each
 topic stays in order). Acknowledgements are deleted in batches because losing one
 only means the message is sent again, and consumers drop duplicates by ``id``.
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from edgeinfer.mqtt.messages import EVICTION_ORDER, SEND_PRIORITY, Kind, Message
+from edgeinfer.walsync import WalSync
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +106,7 @@ class Outbox:
         self.hard_max_bytes = max(hard_max_bytes, max_bytes)
         self._lock = threading.Lock()
         self._db = self._open(path)
-        if not power_safe:
-            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._wal = WalSync(path, self._db, self._lock)
         self._stats = OutboxStats()
         self._bytes, self._count = self._db.execute(
             "SELECT coalesce(sum(size), 0), count(*) FROM outbox"
@@ -132,7 +135,7 @@ class Outbox:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA synchronous=NORMAL")  # fsynced by ``sync``
             db.executescript(_SCHEMA)
         except sqlite3.DatabaseError:
             db.close()
@@ -140,8 +143,10 @@ class Outbox:
         return db
 
     # -- storing --------------------------------------------------------------------
-    def put(self, message: Message, replace_topic: bool = False) -> PutResult:
-        """Store ``message`` durably (fsynced), then enforce the size bounds.
+    def put(
+        self, message: Message, replace_topic: bool = False, sync: bool = True
+    ) -> PutResult:
+        """Store ``message``, enforce the size bounds, and with ``sync`` flush.
 
         With ``replace_topic`` earlier messages on the same topic are deleted first:
         for retained state only the newest matters.
@@ -154,42 +159,65 @@ class Outbox:
             }
         )
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if replace_topic:
-                    self._delete_where("topic = ?", (message.topic,))
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (id, kind, prio, topic, payload, "
-                    "qos, retain, props, size, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        message.id,
-                        message.kind,
-                        SEND_PRIORITY[message.kind],
-                        message.topic,
-                        message.payload,
-                        message.qos,
-                        int(message.retain),
-                        props,
-                        message.size,
-                        time.time(),
-                    ),
-                )
-                seq = int(cur.lastrowid or 0) if cur.rowcount else 0
-                if seq:
-                    self._bytes += message.size
-                    self._count += 1
-                    self._stats.stored += 1
-                result = PutResult(seq)
-                if self._bytes > self.max_bytes:
-                    result.evicted = self._evict()
-                if self._bytes > self.hard_max_bytes:
-                    result.dropped_alerts = self._drop_alerts()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            if not replace_topic and self._bytes + message.size <= self.max_bytes:
+                # The common case, one statement: SQLite commits it on its own.
+                result = PutResult(self._insert(message, props))
+                self._wal.committed()
+            else:
+                result = self._put_bounded(message, props, replace_topic)
+        if sync:
+            self.sync()
         return result
+
+    def sync(self) -> None:
+        """With ``power_safe``, flush every message stored so far to the disk."""
+        self._wal.flush(fsync=self.power_safe)
+
+    def _put_bounded(
+        self, message: Message, props: str, replace_topic: bool
+    ) -> PutResult:
+        # One transaction: the insert and what it pushes out, or nothing.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if replace_topic:
+                self._delete_where("topic = ?", (message.topic,))
+            result = PutResult(self._insert(message, props))
+            if self._bytes > self.max_bytes:
+                result.evicted = self._evict()
+            if self._bytes > self.hard_max_bytes:
+                result.dropped_alerts = self._drop_alerts()
+            self._db.execute("COMMIT")
+            self._wal.committed()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return result
+
+    def _insert(self, message: Message, props: str) -> int:
+        # The new sequence number, or 0 if a message with this id is stored already.
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (id, kind, prio, topic, payload, "
+            "qos, retain, props, size, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.kind,
+                SEND_PRIORITY[message.kind],
+                message.topic,
+                message.payload,
+                message.qos,
+                int(message.retain),
+                props,
+                message.size,
+                time.time(),
+            ),
+        )
+        if not cur.rowcount:
+            return 0
+        self._bytes += message.size
+        self._count += 1
+        self._stats.stored += 1
+        return int(cur.lastrowid or 0)
 
     def _evict(self) -> int:
         evicted = 0
@@ -267,6 +295,7 @@ class Outbox:
                 for (seq,) in batch:
                     deleted += self._delete_where("seq = ?", (seq,))
                 self._db.execute("COMMIT")
+                self._wal.committed()
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -301,6 +330,7 @@ class Outbox:
         """Checkpoint the WAL and close."""
         with self._lock:
             self._db.close()
+            self._wal.close_fd()
 
 
 def _row_message(row: tuple[Any, ...]) -> Message:

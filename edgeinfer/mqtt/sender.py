@@ -6,8 +6,14 @@ flight when the connection dropped is sent again (consumers drop duplicates by i
 and nothing is skipped.
 
 paho calls ``on_acked`` holding the lock that ``publish`` needs, so the connection
-events only go into a queue; this thread alone maps packet ids to messages, after
-``publish`` has returned, and so never misses an early ack or deadlocks.
+events only go into a queue, and what maps packet ids to messages is changed only
+under this sender's own lock, after ``publish`` has returned: no early ack is missed
+and nothing deadlocks.
+
+``offer`` is the fast path for a message just stored: when everything stored before
+it has been handed over already, the caller's thread publishes it at once, without
+waking this thread or reading it back from the outbox. Otherwise it only wakes the
+thread, which sends in outbox order.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ class OutboxSender:
         self._wake = threading.Event()
         self._more = True  # the outbox may hold messages not handed over yet
         self._online = False
-        self._inflight: dict[int, int] = {}  # packet id -> outbox seq (this thread)
+        self._lock = threading.Lock()  # guards what follows, and publishing
+        self._inflight: dict[int, int] = {}  # packet id -> outbox seq
         self._handed: set[int] = set()  # seqs handed over since the last connect
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,6 +66,42 @@ class OutboxSender:
         """A message was stored: send it when there is room."""
         self._more = True
         self._wake.set()
+
+    def offer(self, message: Message) -> None:
+        """``message`` was just stored (``seq`` set): publish it from this thread if
+        it is next in line, else leave it to the sending thread.
+
+        Callers store and offer under one lock, so messages are offered in the order
+        of their sequence numbers.
+        """
+        if self._lock.acquire(blocking=False):
+            try:
+                if self._next_in_line(message) and self._hand_over(message):
+                    return
+                self._more = True
+            finally:
+                self._lock.release()
+        else:
+            self._more = True
+        self._wake.set()
+
+    def _next_in_line(self, message: Message) -> bool:
+        # Not ``_more``: every message stored before this one was handed over.
+        return (
+            self._online
+            and not self._more
+            and not self._events
+            and len(self._inflight) < self.window
+            and message.seq not in self._handed
+        )
+
+    def _hand_over(self, message: Message) -> bool:
+        mid = self.publish(message)
+        if mid is None:  # disconnected meanwhile: the connect event resumes
+            return False
+        self._inflight[mid] = message.seq
+        self._handed.add(message.seq)
+        return True
 
     def inflight(self) -> int:
         """Messages handed over and not acknowledged yet."""
@@ -85,10 +128,13 @@ class OutboxSender:
         while True:
             self._wake.clear()
             try:
-                self.outbox.ack(self._drain_events())
+                with self._lock:
+                    acked = self._drain_events()
+                self.outbox.ack(acked)
                 if self._stop.is_set():
                     return
-                self._fill()
+                with self._lock:
+                    self._fill()
             except Exception:  # a stage boundary: log and keep the sender alive
                 log.exception("outbox sender failed; retrying in 1 s")
                 self._stop.wait(1.0)
@@ -123,11 +169,8 @@ class OutboxSender:
         self._more = False  # a notify from now on sets it again
         batch = self.outbox.pending(room, self._handed)
         for message in batch:
-            mid = self.publish(message)
-            if mid is None:  # disconnected meanwhile: the connect event resumes
+            if not self._hand_over(message):
                 self._more = True
                 return
-            self._inflight[mid] = message.seq
-            self._handed.add(message.seq)
         if len(batch) == room:
             self._more = True  # there may be more once acks make room

@@ -1,7 +1,9 @@
-"""The durable local alert log: SQLite in WAL mode, every alert committed with fsync.
+"""The durable local alert log: SQLite in WAL mode, every alert fsynced.
 
 An alert is in the log once ``append`` returns, and stays through kill -9 and power
-loss (``synchronous=FULL``: the WAL is fsynced at each commit). The log is bounded
+loss: the WAL is fsynced after the commit. ``append(alert, sync=False)`` leaves that
+flush to a later ``sync()`` (the alert already survives kill -9), so that the daemon
+can hand the alert to its sinks first and flush while they work. The log is bounded
 both in alerts (``max_rows``) and in bytes (``max_bytes``): past the byte bound the
 snapshots of the oldest alerts go first (the alert itself is the record that matters),
 then the oldest alerts. Freed pages are reused, so the file stops growing at the bound:
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeinfer.rules.alert import Alert
+from edgeinfer.walsync import WalSync
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -52,11 +55,15 @@ class AlertLog:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # fsynced by ``sync``
         self._db.executescript(_SCHEMA)
+        self._wal = WalSync(path, self._db, self._lock)
 
-    def append(self, alert: Alert) -> int:
-        """Store ``alert`` durably; return its sequence number in the log."""
+    def append(self, alert: Alert, sync: bool = True) -> int:
+        """Store ``alert``; return its sequence number in the log.
+
+        With ``sync`` it is on disk when this returns; without, once ``sync()`` has.
+        """
         body = json.dumps(alert.to_json(), separators=(",", ":"), default=str)
         with self._lock:
             cur = self._db.execute(
@@ -73,6 +80,7 @@ class AlertLog:
                 ),
             )
             seq = int(cur.lastrowid or 0)
+            self._wal.committed()
             if seq and seq % 1000 == 0:
                 self._db.execute(
                     "DELETE FROM alerts WHERE seq <= ?", (seq - self.max_rows,)
@@ -81,7 +89,13 @@ class AlertLog:
             if alert.snapshot is not None or self._since_check >= _CHECK_EVERY:
                 self._since_check = 0
                 self._bound_size(keep=seq)
+        if sync:
+            self.sync()
         return seq
+
+    def sync(self) -> None:
+        """Flush every alert appended so far to the disk (one fsync)."""
+        self._wal.flush(fsync=True)
 
     def used_bytes(self) -> int:
         """Bytes of the database in use (pages not on the free list)."""
@@ -139,3 +153,4 @@ class AlertLog:
         """Checkpoint the WAL and close."""
         with self._lock:
             self._db.close()
+            self._wal.close_fd()
