@@ -72,9 +72,10 @@ class OutboxConfig(ConfigModel):
 
     power_safe: bool = Field(
         default=True,
-        description="fsync every stored message, so it survives a power loss; false: "
-        "it survives a crash or kill -9 of the daemon, and storing costs no disk "
-        "flush (the alert log still fsyncs every alert).",
+        description="fsync every stored message (while it is being published), so "
+        "it survives a power loss; false: it survives a crash or kill -9 of the "
+        "daemon, and storing costs no disk flush (the alert log still fsyncs every "
+        "alert).",
     )
 
     @model_validator(mode="after")

@@ -103,6 +103,11 @@ class OutboxSender:
         self._handed.add(message.seq)
         return True
 
+    @property
+    def caught_up(self) -> bool:
+        """Online, with every stored message handed over to the connection."""
+        return self._online and not self._more
+
     def inflight(self) -> int:
         """Messages handed over and not acknowledged yet."""
         return len(self._inflight)
