@@ -1,11 +1,12 @@
 """Measure MQTT delivery against the broker's own speed, and what telemetry costs.
 
-    python tools/bench_mqtt.py [--count 300] [--state-dir DIR]
+    python tools/bench_mqtt.py [--count 300] [--state-dir DIR] [--serial pty|socket]
 
 (a) the broker alone: a separate publisher process sends QoS 1 messages carrying their
     send time to a topic this tool subscribes to; publish-to-receive p50/p99;
-(b) the daemon: ``edgeinfer run`` reads a serial stream on ``socket://`` from a TCP
-    server in this tool, which writes one line every 20 ms; every second line crosses a
+(b) the daemon: ``edgeinfer run`` reads a serial stream from a pseudo-terminal whose
+    other end this tool holds (``--serial socket`` instead serves it over TCP to
+    ``socket://``); the tool writes one line every 20 ms; every second line crosses a
     threshold and raises an alert; from writing the line to receiving the alert here,
     p50/p99. The alert passes the alert log (fsynced) and the outbox: once with
     ``mqtt.outbox.power_safe`` (fsynced too, the default), once without;
@@ -114,13 +115,48 @@ def daemon(path: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+class SerialLine:
+    """The sensor's end of the serial line: a pseudo-terminal (a tty, as a USB
+    serial adapter is) or a TCP server for ``socket://``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        if kind == "pty":
+            self._master, self._slave = os.openpty()
+            self.url = os.ttyname(self._slave)
+        else:
+            self._server = socket.socket()
+            self._server.bind(("127.0.0.1", 0))
+            self._server.listen(1)
+            self.url = f"socket://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def wait_open(self) -> None:
+        """Until the daemon has opened its end (pty: give it the time to start)."""
+        if self.kind == "pty":
+            time.sleep(3.0)
+        else:
+            self._conn, _ = self._server.accept()
+
+    def write(self, data: bytes) -> None:
+        if self.kind == "pty":
+            os.write(self._master, data)
+        else:
+            self._conn.sendall(data)
+
+    def close(self) -> None:
+        if self.kind == "pty":
+            os.close(self._master)
+            os.close(self._slave)
+        else:
+            if hasattr(self, "_conn"):
+                self._conn.close()
+            self._server.close()
+
+
 def alert_latency(
-    folder: Path, state: Path, port: int, count: int, power_safe: bool
+    folder: Path, state: Path, port: int, count: int, *, power_safe: bool, serial: str
 ) -> list[float]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    serial_port = server.getsockname()[1]
+    line = SerialLine(serial)
     path = write_config(
         folder,
         state,
@@ -128,7 +164,7 @@ def alert_latency(
         f"""streams:
   - kind: serial
     name: probe
-    port: socket://127.0.0.1:{serial_port}
+    port: {line.url}
     format: kv
     channels: [{{name: v}}]
 rules:
@@ -140,21 +176,20 @@ telemetry: {{interval_s: 3600}}""",
     proc = daemon(path, folder / "daemon.log")
     sent: dict[int, float] = {}
     try:
-        conn, _ = server.accept()
+        line.wait_open()
         time.sleep(2.0)  # connected to the broker, outbox empty
         for n in range(count):
-            conn.sendall(b"v=0\n")
+            line.write(b"v=0\n")
             time.sleep(LINE_PERIOD_S)
             sent[n] = time.time()
-            conn.sendall(f"v={1_000_000 + n}\n".encode())
+            line.write(f"v={1_000_000 + n}\n".encode())
             time.sleep(LINE_PERIOD_S)
         time.sleep(1.0)
-        conn.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         rx.close()
-        server.close()
+        line.close()
     out = []
     for payload, t in rx.got:
         values = payload["values"]
@@ -187,6 +222,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300, help="messages per test")
     parser.add_argument("--state-dir", type=Path, help="default: a temporary folder")
+    parser.add_argument(
+        "--serial", choices=("pty", "socket"), default="pty", help="the serial line"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-mqtt-"))
     state = args.state_dir or folder / "state"
@@ -194,8 +232,12 @@ def main() -> None:
     broker.start()
     try:
         plain = broker_round_trip(broker.port, args.count)
-        alerts = alert_latency(folder, state, broker.port, args.count, True)
-        fast = alert_latency(folder, state, broker.port, args.count, False)
+        alerts = alert_latency(
+            folder, state, broker.port, args.count, power_safe=True, serial=args.serial
+        )
+        fast = alert_latency(
+            folder, state, broker.port, args.count, power_safe=False, serial=args.serial
+        )
         with_telemetry = idle_cpu(folder, state, broker.port, 1.0)
         without = idle_cpu(folder, state, broker.port, 3600.0)
     finally:
@@ -207,7 +249,10 @@ def main() -> None:
     ).stdout.split()[-1]
     b50, b99 = percentiles(plain)
     cost = 100.0 * (with_telemetry - without)
-    print(f"state_dir on {fs}; {len(plain)} plain messages, {len(alerts)} alerts\n")
+    print(
+        f"state_dir on {fs}; serial line over {args.serial}; {len(plain)} plain "
+        f"messages, {len(alerts)} alerts\n"
+    )
     print("| measure | p50 | p99 | target |")
     print("|---|---|---|---|")
     print(f"| broker publish-to-receive, ms | {b50:.2f} | {b99:.2f} | - |")
