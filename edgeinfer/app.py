@@ -173,22 +173,27 @@ class Daemon:
                 self._lossless.add(name)
             sink = self._on_frame
         else:
-            q: queue.Queue[Reading | None] = queue.Queue(
-                maxsize=getattr(stream, "queue_size", 10_000)
-            )
-            self._sensor_queues[name] = q
-            t = threading.Thread(
-                target=self._sensor_loop,
-                args=(name, q),
-                name=f"sensor-{name}",
-                daemon=True,
-            )
-            t.start()
-            self._sensor_threads.append(t)
-            sink = q.put  # blocks when full: back-pressure on the serial thread
+            sink = self._start_sensor_thread(stream)
         source = build_source(stream, sink)
         self.sources[name] = source
         source.start()
+
+    def _start_sensor_thread(self, stream: Any) -> Callable[[Reading], None]:
+        """The queue and thread that run a sensor stream's rules; returns the sink
+        its source feeds (it blocks when full: back-pressure on the reader)."""
+        q: queue.Queue[Reading | None] = queue.Queue(
+            maxsize=getattr(stream, "queue_size", 10_000)
+        )
+        self._sensor_queues[stream.name] = q
+        t = threading.Thread(
+            target=self._sensor_loop,
+            args=(stream.name, q),
+            name=f"sensor-{stream.name}",
+            daemon=True,
+        )
+        t.start()
+        self._sensor_threads.append(t)
+        return q.put
 
     # -- data path ------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
@@ -354,6 +359,33 @@ class Daemon:
         source = self.sources[name]
         log.info("restarting stream %s", name)
         source.stop()
+        source.start()
+
+    def replace_stream(self, stream: Any) -> None:
+        """Run stream ``stream.name`` with new settings from now on (same kind and,
+        for a camera, the same model): its source is rebuilt; its statistics, rules
+        and slot stay. A sensor's queued readings are all seen first."""
+        name = stream.name
+        log.info("stream %s: new settings, restarting its source", name)
+        self.sources[name].stop()
+        sink: Callable[[Any], None]
+        if isinstance(stream, CameraStreamConfig):
+            self._gates.pop(name, None)
+            if stream.motion_gate.enabled:
+                self._gates[name] = MotionGate(stream.motion_gate.threshold)
+            self._lossless.discard(name)
+            if camera_source_kind(stream.source) == "file" and not stream.realtime:
+                self._lossless.add(name)
+            sink = self._on_frame
+        else:
+            old = self._sensor_queues[name]
+            old.put(None)  # the sensor thread drains what is queued, then ends
+            for t in [t for t in self._sensor_threads if t.name == f"sensor-{name}"]:
+                t.join(DRAIN_TIMEOUT_S)
+                self._sensor_threads.remove(t)
+            sink = self._start_sensor_thread(stream)
+        source = build_source(stream, sink)
+        self.sources[name] = source
         source.start()
 
     def apply_config(

@@ -2,9 +2,11 @@
 
 A change is validated by the same models as the config file, then written to the
 file atomically (the previous file is kept as ``<file>.previous``), then applied:
-``log_level``, ``telemetry`` and ``rules`` take effect at once; any other section
-(streams, models, accelerators, mqtt, device, state_dir) is written and reported as
-needing a restart. On any error nothing changes: not the file, not the daemon.
+``log_level``, ``telemetry`` and ``rules`` take effect at once, and so do ``streams``
+when the same streams keep their kinds and models (a changed stream's source is
+rebuilt with its new settings); any other change (streams added or removed, models,
+mqtt, device, state_dir, ...) is written and reported as needing a restart. On any
+error nothing changes: not the file, not the daemon.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIVE_SECTIONS = ("log_level", "telemetry", "rules")
-"""Sections applied to the running daemon; the others need a restart."""
+"""Sections applied to the running daemon; ``streams`` too when they are the same
+streams with other settings; the others need a restart."""
 
 
 class GetConfigArgs(CommandArgs):
@@ -192,6 +195,9 @@ def _plan(
     ]
     restart = [name for name in changed if name not in LIVE_SECTIONS]
     live = [name for name in changed if name in LIVE_SECTIONS]
+    if "streams" in restart and _streams_replaceable(running, new):
+        restart.remove("streams")
+        live.append("streams")
     rules = None
     if "rules" in live:
         if {"streams", "models"} & set(restart):
@@ -200,6 +206,18 @@ def _plan(
         else:
             rules = daemon.build_rules(new)  # a ConfigError here changes nothing
     return rules, live, sorted(restart)
+
+
+def _streams_replaceable(running: EdgeinferConfig, new: EdgeinferConfig) -> bool:
+    """True when ``new`` has the running streams, each of the same kind and model,
+    only with other settings: each can be restarted in place."""
+    before = {s.name: s for s in running.streams}
+    after = {s.name: s for s in new.streams}
+    return before.keys() == after.keys() and all(
+        type(before[n]) is type(after[n])
+        and getattr(before[n], "model", None) == getattr(after[n], "model", None)
+        for n in before
+    )
 
 
 def _apply(
@@ -214,7 +232,12 @@ def _apply(
     )
     if "log_level" in live:
         logging.getLogger().setLevel(new.log_level.upper())
+    before = {s.name: s for s in daemon.config.streams}
     daemon.apply_config(effective, rules, restart)
+    if "streams" in live:  # after the rules: the new source feeds the new rules
+        for stream in new.streams:
+            if stream != before[stream.name]:
+                daemon.replace_stream(stream)
     log.info(
         "config changed: applied %s; needs a restart: %s",
         ", ".join(live) or "nothing",

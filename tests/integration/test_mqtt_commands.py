@@ -417,3 +417,31 @@ def test_a_flood_of_commands_is_dropped_and_counted(
     assert len(replies) + dropped == 100
     time.sleep(BURST / RATE)
     assert ask(console, "ping")["ok"] is True  # the daemon is unaffected
+
+
+def test_set_config_of_a_stream_s_settings_restarts_that_stream_live(
+    console: TestClient, daemon: Daemon, config_file: Path
+) -> None:
+    """The same streams with other settings: the changed one is rebuilt at once
+    (here the series file of the sensor stream), the others run on."""
+    streams = ask(console, "get_config", {"key": "streams"})["result"]["value"]
+    warm = config_file.parent / "warm.csv"
+    warm.write_text(
+        "ts,value\n" + "".join(f"{i * 0.2:.1f},{77 * (i % 2)}\n" for i in range(50))
+    )
+    changed = [dict(s) for s in streams]
+    changed[1]["path"] = str(warm)
+    camera = daemon.sources["cam"]
+    reply = ask(console, "set_config", {"patch": {"streams": changed}})
+    try:
+        assert reply["ok"], reply
+        assert reply["result"]["applied"] == ["streams"]
+        assert reply["result"]["restart_required"] == []
+        assert daemon.config.streams[1].path == warm  # type: ignore[union-attr]
+        assert daemon.sources["cam"] is camera  # unchanged: not restarted
+        console.wait_for(
+            lambda m: m.topic == f"{DEV}/alerts" and m.json()["values"]["value"] == 77
+        )
+    finally:
+        assert ask(console, "set_config", {"patch": {"streams": streams}})["ok"]
+    assert daemon.config.streams[1].path != warm  # type: ignore[union-attr]
