@@ -111,6 +111,7 @@ class Daemon:
         cameras = [s for s in self.config.streams if isinstance(s, CameraStreamConfig)]
         for stream in cameras:
             if stream.model and stream.model not in self.models:
+                self.updates.recover(stream.model)  # a probation the last run left
                 self.models[stream.model] = Model.load(
                     self.updates.spec_for(stream.model)
                 )
@@ -158,6 +159,7 @@ class Daemon:
             self._start_stream(stream)
         for w in self.workers:
             w.start()
+        self.updates.start()
 
     def _start_stream(self, stream: Any) -> None:
         name = stream.name

@@ -81,6 +81,8 @@ class FleetLink:
             target=self._telemetry_loop, name="mqtt-telemetry", daemon=True
         )
         daemon.updates.listeners.append(self.send_model_state)
+        for body in list(daemon.updates.states.values()):
+            self.send_model_state(body)  # reported before the link existed (a rollback)
         pending = len(self.outbox)
         if pending:
             log.info("outbox holds %d unsent messages from before", pending)

@@ -3,6 +3,12 @@
     install (copy/unpack + verify) ──> compatible? ──> load + validate here
         ──> activate in the store ──> hot swap ──> probation ──> keep, or roll back
 
+Probation survives restarts: the store marks the active version on probation until it
+passes. A daemon that stops cleanly during probation pauses it, and the next one
+watches that version again from the start; a daemon that ended without stopping (a
+crash, kill -9, a power loss) while a version was on probation is taken as that
+version's fault, and the next start rolls it back before loading it.
+
 Every step is reported on ``<prefix>/model/state`` (retained) as
 ``{"model", "state", "version", "reason", ...}`` with state one of fetching,
 verifying, validating, shadow, active, rolled_back, rejected. A refused bundle
@@ -50,6 +56,7 @@ class ModelUpdater:
         self._lock = threading.Lock()  # one update or rollback at a time
         self._errors_at: dict[str, int] = {}  # errors counted when a version began
         self._probation: dict[str, threading.Event] = {}
+        self._resume: dict[str, str] = {}  # model -> version to watch again at start
         self.delivery = Delivery(self)
         self._shadows: dict[str, tuple[Shadow, Bundle, dict[str, Any]]] = {}
         self._stopped = False  # the daemon stops: no more swaps
@@ -78,6 +85,56 @@ class ModelUpdater:
     def spec(self, name: str, bundle: Bundle) -> ModelSpec:
         """The spec of ``bundle`` as model ``name`` on this device."""
         return bundle_spec(self.config, name, bundle)
+
+    def recover(self, name: str) -> None:
+        """Before model ``name`` is loaded: settle a probation the last daemon left.
+
+        Paused by a clean stop: watch the version again once this daemon runs.
+        Still marked running: that daemon died with the version on probation, so
+        roll it back now, before it is loaded.
+        """
+        store = self.store(name)
+        probation = store.state().probation
+        if probation is None:
+            return
+        if not probation.running:
+            store.set_probation(running=True)
+            self._resume[name] = probation.version
+            return
+        reason = (
+            f"probation: the daemon ended without stopping (a crash, kill -9 or a "
+            f"power loss) while version {probation.version} was on probation"
+        )
+        log.error("model %s: %s; rolling back", name, reason)
+        try:
+            state = store.rollback()
+        except UpdateError as err:
+            reason = f"rollback failed: {err}"
+            self.report(name, "rejected", reason=reason, code=err.reason)
+            return
+        self.report(
+            name,
+            "rolled_back",
+            version=state.active or model_spec(self.config, name).version,
+            from_version=probation.version,
+            reason=reason,
+        )
+
+    def start(self) -> None:
+        """Once the daemon runs: watch again the versions whose probation a clean
+        stop paused (from the start of their probation period)."""
+        for name, version in self._resume.items():
+            if self.daemon.models[name].spec.version != version:
+                continue
+            self.report(
+                name,
+                "active",
+                version=version,
+                probation="watching",
+                reason="probation resumed after a restart",
+            )
+            self._start_probation(name, version, None)
+        self._resume.clear()
 
     # -- reporting ------------------------------------------------------------------
     def report(self, name: str, state: str, **info: Any) -> dict[str, Any]:
@@ -146,7 +203,7 @@ class ModelUpdater:
             )
         store = self.store(name)
         previous = self.daemon.models[name].spec.version
-        store.activate(bundle.version)
+        store.activate(bundle.version, probation=True)
         self._swap(name, model)
         state = self.report(
             name,
@@ -242,13 +299,14 @@ class ModelUpdater:
         )
 
     # -- probation and rollback -----------------------------------------------------
-    def _start_probation(self, name: str, version: str, previous: str) -> None:
+    def _start_probation(self, name: str, version: str, previous: str | None) -> None:
+        """Watch ``version`` against ``previous`` (None: against the limits alone)."""
         stop = self._probation.pop(name, None)
         if stop is not None:
             stop.set()
         stop = threading.Event()
         self._probation[name] = stop
-        old = self.tracker.health(name, previous)
+        old = None if previous is None else self.tracker.health(name, previous)
         threading.Thread(
             target=self._watch,
             args=(name, version, old, stop),
@@ -257,7 +315,7 @@ class ModelUpdater:
         ).start()
 
     def _watch(
-        self, name: str, version: str, old: Health, stop: threading.Event
+        self, name: str, version: str, old: Health | None, stop: threading.Event
     ) -> None:
         limits = self.config.updates.probation
         new = self.tracker.health(name, version)
@@ -270,6 +328,9 @@ class ModelUpdater:
                 self.rollback(name, f"probation: {reason}", health=new.to_json())
                 return
             if time.monotonic() >= deadline:
+                with self._lock:
+                    if self.daemon.models[name].spec.version == version:
+                        self.store(name).set_probation(running=None)
                 self.report(
                     name,
                     "active",
@@ -311,7 +372,10 @@ class ModelUpdater:
         """End any probation and shadow (the daemon is stopping)."""
         with self._lock:  # an update in progress finishes first
             self._stopped = True
-        for stop in self._probation.values():
-            stop.set()
+            for stop in self._probation.values():
+                stop.set()
+            for store in self._stores.values():  # a clean stop: pause, not a crash
+                if store.state().probation is not None:
+                    store.set_probation(running=False)
         for name in list(self._shadows):
             self.cancel_shadow(name, "the daemon stopped")

@@ -2,7 +2,8 @@
 
     <state_dir>/models/<model>/
         versions/<version>/     a verified bundle (manifest.json, manifest.sig, files)
-        active.json             {"active": "1.1.0", "history": ["1.0.0", ...]}
+        active.json             {"active": "1.1.0", "history": ["1.0.0", ...],
+                                 "probation": {"version": "1.1.0", "running": true}}
         .staging-*/ .trash-*/   leftovers of an interrupted install or prune
 
 Every step is crash-safe: a version appears only by renaming a complete, fsynced
@@ -67,11 +68,22 @@ def write_json_atomically(path: Path, body: dict[str, Any]) -> None:
 
 
 @dataclass(frozen=True)
+class Probation:
+    """The active version is on probation; ``running`` while a daemon watches it
+    (a daemon that stops cleanly clears it; one that crashes leaves it set)."""
+
+    version: str
+    running: bool = True
+
+
+@dataclass(frozen=True)
 class StoreState:
-    """The active version and the versions before it, newest first."""
+    """The active version and the versions before it, newest first, and the active
+    version's probation if it has not passed yet."""
 
     active: str | None = None
     history: tuple[str, ...] = ()
+    probation: Probation | None = None
 
 
 class ModelStore:
@@ -110,8 +122,13 @@ class ModelStore:
         if active is None and state.active is not None:
             log.warning("model store %s: active %s is missing", self.name, state.active)
             active, kept = (kept[0], kept[1:]) if kept else (None, [])
-        if (active, tuple(kept)) != (state.active, state.history):
-            self._write(StoreState(active, tuple(kept)))
+        probation = state.probation if active == state.active else None
+        if (active, tuple(kept), probation) != (
+            state.active,
+            state.history,
+            state.probation,
+        ):
+            self._write(StoreState(active, tuple(kept), probation))
 
     def state(self) -> StoreState:
         """What ``active.json`` says (empty when there is none yet)."""
@@ -123,17 +140,39 @@ class ModelStore:
             raise UpdateError(
                 f"model store {self.root / ACTIVE} is unreadable: {err}"
             ) from None
-        return StoreState(body.get("active"), tuple(body.get("history", [])))
+        watch = body.get("probation")
+        probation = (
+            Probation(str(watch["version"]), bool(watch.get("running", True)))
+            if isinstance(watch, dict) and watch.get("version") == body.get("active")
+            else None
+        )
+        return StoreState(body.get("active"), tuple(body.get("history", [])), probation)
 
     def _write(self, state: StoreState) -> None:
-        write_json_atomically(
-            self.root / ACTIVE,
-            {
-                "active": state.active,
-                "history": list(state.history),
-                "updated": time.time(),
-            },
-        )
+        body: dict[str, Any] = {
+            "active": state.active,
+            "history": list(state.history),
+            "updated": time.time(),
+        }
+        if state.probation is not None:
+            body["probation"] = {
+                "version": state.probation.version,
+                "running": state.probation.running,
+            }
+        write_json_atomically(self.root / ACTIVE, body)
+
+    def set_probation(self, running: bool | None) -> StoreState:
+        """Mark the active version on probation (``running``: watched by a daemon
+        now; False: its daemon stopped cleanly), or with None clear the mark (it
+        passed). Written durably: a crash of the daemon leaves it as it was."""
+        old = self.state()
+        if old.active is None:
+            return old
+        probation = None if running is None else Probation(old.active, running)
+        new = StoreState(old.active, old.history, probation)
+        if new != old:
+            self._write(new)
+        return new
 
     def has(self, version: str) -> bool:
         """True when ``version`` is installed (complete)."""
@@ -236,8 +275,9 @@ class ModelStore:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst, follow_symlinks=False)
 
-    def activate(self, version: str) -> StoreState:
-        """Make ``version`` the active one; the one before goes first in history."""
+    def activate(self, version: str, probation: bool = False) -> StoreState:
+        """Make ``version`` the active one; the one before goes first in history.
+        With ``probation`` it is marked on probation in the same write."""
         if not self.has(version):
             raise UpdateError(
                 f"model {self.name} has no version {version!r} installed",
@@ -248,7 +288,11 @@ class ModelStore:
             return old
         prior = [old.active] if old.active else []
         history = [v for v in [*prior, *old.history] if v != version]
-        new = StoreState(version, tuple(history[: self.keep - 1]))
+        new = StoreState(
+            version,
+            tuple(history[: self.keep - 1]),
+            Probation(version) if probation else None,
+        )
         self._write(new)
         log.info("model %s: active version %s (was %s)", self.name, version, old.active)
         self.prune()

@@ -4,6 +4,7 @@ rollback returns to the previous model, all while the conveyor video plays."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -240,3 +241,64 @@ def test_a_bundle_failing_validation_is_rejected_removed_and_never_served(
     before = recorder.count("1.0.0")
     wait_for(lambda: recorder.count("1.0.0") > before + 10)
     assert recorder.count("1.1.0") == 0
+
+
+def active_json(folder: Path) -> dict[str, Any]:
+    return json.loads(
+        (folder / "state" / "models" / "demo" / "active.json").read_text()
+    )
+
+
+def test_a_clean_stop_pauses_probation_and_the_next_start_resumes_it(
+    tmp_path: Path, key: Key
+) -> None:
+    folder = tmp_path / "dev"
+    daemon, _ = start_daemon(folder, key, probation_s=2.0)
+    try:
+        bundle = make_bundle(tmp_path / "b", key.path, "1.5.0")
+        assert daemon.updates.update("demo", bundle)["probation"] == "watching"
+        assert active_json(folder)["probation"] == {"version": "1.5.0", "running": True}
+    finally:
+        daemon.stop()
+    assert active_json(folder)["probation"] == {"version": "1.5.0", "running": False}
+
+    again, recorder = start_daemon(folder, key, probation_s=2.0)
+    try:
+        assert again.models["demo"].spec.version == "1.5.0"
+        resumed = recorder.states[-1]
+        assert resumed["reason"] == "probation resumed after a restart"
+        wait_for(lambda: again.updates.states["demo"].get("probation") == "passed")
+        assert "probation" not in active_json(folder)
+    finally:
+        again.stop()
+    assert active_json(folder)["active"] == "1.5.0"
+
+
+def test_a_daemon_that_died_during_probation_is_rolled_back_at_the_next_start(
+    tmp_path: Path, key: Key
+) -> None:
+    folder = tmp_path / "dev"
+    daemon, _ = start_daemon(folder, key, probation_s=60.0)
+    store_file = folder / "state" / "models" / "demo" / "active.json"
+    try:
+        for version in ("1.1.0", "1.2.0"):
+            bundle = make_bundle(tmp_path / version, key.path, version)
+            assert daemon.updates.update("demo", bundle)["state"] == "active"
+        # What a crash (kill -9, power loss) leaves: the store as it was mid-run.
+        left_by_a_crash = store_file.read_bytes()
+    finally:
+        daemon.stop()
+    store_file.write_bytes(left_by_a_crash)
+    assert active_json(folder)["probation"] == {"version": "1.2.0", "running": True}
+
+    again, recorder = start_daemon(folder, key, probation_s=60.0)
+    try:
+        assert again.models["demo"].spec.version == "1.1.0"  # never loaded 1.2.0
+        rolled = next(s for s in recorder.states if s["state"] == "rolled_back")
+        assert (rolled["from_version"], rolled["version"]) == ("1.2.0", "1.1.0")
+        assert "ended without stopping" in rolled["reason"]
+        wait_for(lambda: recorder.count("1.1.0") >= 5)
+        assert recorder.count("1.2.0") == 0
+    finally:
+        again.stop()
+    assert active_json(folder)["active"] == "1.1.0"
