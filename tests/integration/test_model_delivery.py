@@ -209,3 +209,37 @@ def test_a_chunk_with_a_gap_is_refused_with_where_to_resume(
         "code": "gap",
         "message": "chunk of labels.txt at offset 4 leaves a gap: resend from 0",
     }
+
+
+def test_a_rollback_at_start_reaches_the_fleet(
+    tmp_path: Path, key: Key, broker: Broker
+) -> None:
+    """A daemon that died with a version on probation: the next start rolls it
+    back before the link exists, and the console still learns it, retained."""
+    mqtt = f"mqtt: {{host: 127.0.0.1, port: {broker.port}, reconnect_min_s: 0.2}}\n"
+    conf = device_config(tmp_path / "dev", key.public, loop=True, extra=mqtt)
+    store_file = tmp_path / "dev" / "state" / "models" / "demo" / "active.json"
+    first = Daemon(load_config(conf))
+    first.load()
+    first.start()
+    try:
+        bundle = make_bundle(tmp_path / "b", key.path, "1.2.0")
+        assert first.updates.update("demo", bundle)["probation"] == "watching"
+        left_by_a_crash = store_file.read_bytes()  # what kill -9 would leave
+    finally:
+        first.stop()
+    store_file.write_bytes(left_by_a_crash)
+
+    again = Daemon(load_config(conf))
+    again.load()
+    again.start()
+    console = TestClient(broker.port, [STATE])
+    try:
+        seen = console.wait_for(
+            lambda m: m.retain and m.json()["state"] == "rolled_back"
+        ).json()
+    finally:
+        console.close()
+        again.stop()
+    assert (seen["from_version"], seen["version"]) == ("1.2.0", "1.0.0")
+    assert again.models["demo"].spec.version == "1.0.0"
