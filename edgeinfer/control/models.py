@@ -55,7 +55,8 @@ class UpdateArgs(ModelArgs):
     url: str = Field(
         default="",
         max_length=2048,
-        description="http(s) URL of the bundle directory (files under it by path).",
+        description="http(s) URL of the bundle directory (files under it by path) "
+        "or of one archive of it (.tar, .tar.gz, .tgz).",
     )
     chunks: bool = Field(
         default=False, description="The files follow in model_chunk commands."

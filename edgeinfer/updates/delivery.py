@@ -2,7 +2,8 @@
 
 The command carries the manifest and its signature, which are checked first: an
 untrusted or malformed update is refused before a byte is fetched. The files then
-come either from an HTTP(S) directory (``url``; resumed downloads) or in
+come either over HTTP(S) (``url``: the bundle's directory or one ``.tar`` of it;
+resumed downloads) or in
 ``model_chunk`` commands over MQTT for devices that reach only the broker. Files
 collect under ``<state_dir>/incoming/<model>-<version>/`` (a retry resumes there);
 once complete the bundle goes through the updater like any other.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,6 +136,46 @@ def test_an_update_from_a_url_resumes_a_broken_download_and_goes_active(
     assert (seen["state"], seen["version"]) == ("active", "1.1.0")
 
 
+def test_an_update_from_one_tar_resumes_a_broken_download_and_goes_active(
+    tmp_path: Path, key: Key, daemon: Daemon, console: TestClient, server: FileServer
+) -> None:
+    bundle = make_bundle(tmp_path / "v120", key.path, "1.2.0")
+    with tarfile.open(tmp_path / "www" / "v120.tar", "w") as tar:
+        for path in sorted(bundle.rglob("*")):
+            tar.add(path, arcname=path.relative_to(bundle).as_posix(), recursive=False)
+    server.cut_once["v120.tar"] = 20_000
+    reply = console.request(
+        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/v120.tar")
+    )
+    assert reply["ok"] is True, reply
+    state = final_state(console, "1.2.0")
+    assert state["state"] == "active", state
+    assert [r for p, r in server.requests if p == "v120.tar"] == ["", "bytes=20000-"]
+    assert daemon.models["demo"].spec.version == "1.2.0"
+    incoming = daemon.config.state_dir / "incoming"
+    deadline = time.monotonic() + 10  # the folder goes once the update returns
+    while list(incoming.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(incoming.iterdir()) == []  # nothing left of the download
+
+
+def test_a_tar_that_is_not_the_signed_bundle_is_rejected(
+    tmp_path: Path, key: Key, daemon: Daemon, console: TestClient, server: FileServer
+) -> None:
+    bundle = make_bundle(tmp_path / "v130", key.path, "1.3.0")
+    with tarfile.open(tmp_path / "www" / "other.tar", "w") as tar:
+        tar.add(bundle / "labels.txt", arcname="labels.txt")
+    reply = console.request(
+        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/other.tar")
+    )
+    assert reply["ok"] is True, reply
+    state = final_state(console, "1.3.0")
+    assert state["state"] == "rejected"
+    assert state["code"] == "tampered"
+    assert "the archive is not this bundle" in state["reason"]
+    assert daemon.models["demo"].spec.version == "1.0.0"
+
+
 def test_a_download_that_never_completes_is_rejected_and_the_old_model_serves(
     tmp_path: Path, key: Key, daemon: Daemon, console: TestClient, server: FileServer
 ) -> None:
@@ -233,7 +274,13 @@ def test_a_rollback_at_start_reaches_the_fleet(
     again = Daemon(load_config(conf))
     again.load()
     again.start()
-    console = TestClient(broker.port, [STATE])
+    deadline = time.monotonic() + 10  # connected, and everything stored is sent
+    while time.monotonic() < deadline and not (
+        again.status()["mqtt"]["state"] == "connected"
+        and again.status()["mqtt"]["outbox"]["pending"] == 0
+    ):
+        time.sleep(0.05)
+    console = TestClient(broker.port, [STATE])  # arrives later: sees what is retained
     try:
         seen = console.wait_for(
             lambda m: m.retain and m.json()["state"] == "rolled_back"
