@@ -33,6 +33,7 @@ from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.pipeline.vision import ModelWorkers
 from edgeinfer.rules.alert import Alert
 from edgeinfer.rules.detector import DetectorRule
+from edgeinfer.rules.drift import DriftRule
 from edgeinfer.rules.engine import StreamRules, build_rules
 from edgeinfer.sinks.alertlog import AlertLog
 from edgeinfer.sinks.serial_action import SerialActionSink
@@ -127,7 +128,10 @@ class Daemon:
             for s in cameras
         }
         sensors = [s.name for s in config.streams if s.name not in labels]
-        return build_rules(list(config.rules), labels, sensors)
+        samples = {
+            s.name: self.models[s.model].spec.drift_sample for s in cameras if s.model
+        }
+        return build_rules(list(config.rules), labels, sensors, samples)
 
     def start(self) -> None:
         """Start workers, sensor threads and sources (``load`` first)."""
@@ -353,7 +357,22 @@ class Daemon:
         workers = next((w for w in self.workers if w.name == name), None)
         old = self.models[name] if workers is None else workers.swap(model)
         self.models[name] = model
+        self._rebase_drift(name, model)
         return old
+
+    def _rebase_drift(self, name: str, model: Model) -> None:
+        """Drift rules on the streams of model ``name`` start again from the new
+        model's reference (``score`` without one learns anew; ``input`` keeps its
+        own unless the bundle brings one). Rules pinned by the config stay."""
+        for stream in self.config.streams:
+            if not isinstance(stream, CameraStreamConfig) or stream.model != name:
+                continue
+            for rule in self.rules.get(stream.name, StreamRules()).vision:
+                if not isinstance(rule, DriftRule) or rule.pinned:
+                    continue
+                sample = model.spec.drift_sample(rule.statistic)
+                if sample is not None or rule.statistic == "score":
+                    rule.rebase(sample)
 
     # -- fleet control ----------------------------------------------------------------
     def restart_stream(self, name: str) -> None:

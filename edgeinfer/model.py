@@ -54,6 +54,12 @@ class ModelSpec:
     name: str = ""
     version: str = ""
     variants: tuple[tuple[str, Path], ...] = ()  # (accelerator kind, file)
+    # Samples of drift statistics ("score", "input") from the model's bundle.
+    drift_reference: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+    def drift_sample(self, statistic: str) -> list[float] | None:
+        """The bundle's reference sample of ``statistic``, if it has one."""
+        return next((list(v) for k, v in self.drift_reference if k == statistic), None)
 
 
 class Model:

@@ -6,6 +6,11 @@ spec read from the model, a latency budget, an optional Edge TPU twin, and then 
 signature made with edgeinfer's own signing code, so that ``edgeinfer models verify``
 accepts it and a changed byte is refused (see docs/bundles.md).
 
+With ``--drift-video`` (frames like those the device will see) the manifest also gets
+``drift_reference``: the model's top score and the frames' brightness measured on up
+to ``--drift-frames`` frames spread over the video, which drift rules then compare
+the live values with from the first frame on.
+
 The latency budget is ``--latency-budget-ms`` when given; otherwise the p99 that
 ``edgeinfer bench`` measured for this model (from ``--report`` of ``quantize.py``, or
 run now) times ``--margin``, so that a device a few times slower still passes.
@@ -20,14 +25,19 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from model_data import BACKEND_OF, Preprocessing, model_input, run_model
+import cv2
+import numpy as np
+from model_data import BACKEND_OF, Preprocessing, load_model, model_input, run_model
 from model_report import bench
 from quantize import parse_floats
 
+from edgeinfer.model import Model
 from edgeinfer.preprocess.image import image_layout, read_image
+from edgeinfer.rules.drift import frame_brightness, top_score
 from edgeinfer.updates.bundle import pack_bundle, sign_bundle
 from edgeinfer.updates.manifest import MANIFEST
 
@@ -82,6 +92,43 @@ def input_spec(model: Path, prep: Preprocessing) -> dict[str, Any]:
     return entry
 
 
+def drift_reference(
+    model: Path,
+    prep: Preprocessing,
+    task: Literal["classification", "detection", "pose", "raw"],
+    video: Path,
+    count: int,
+) -> dict[str, list[float]]:
+    """Top scores and brightness of up to ``count`` frames spread over ``video``, as
+    the daemon's drift rules compute them."""
+    capture = cv2.VideoCapture(str(video))
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if not capture.isOpened() or total <= 0:
+        raise SystemExit(f"{video}: OpenCV cannot read frames from it")
+    wanted = set(np.linspace(0, total - 1, min(count, total)).astype(int).tolist())
+    loaded = load_model(model, prep, None)  # read as classification
+    if task != loaded.spec.task:
+        spec = replace(loaded.spec, task=task)
+        loaded.close()
+        loaded = Model.load(spec)
+    scores: list[float] = []
+    brightness: list[float] = []
+    try:
+        for index in range(total):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in wanted:
+                scores.append(round(top_score(loaded.predict(frame)), 5))
+                brightness.append(round(frame_brightness(frame), 3))
+    finally:
+        capture.release()
+        loaded.close()
+    if len(scores) < 20:
+        raise SystemExit(f"{video}: {len(scores)} frames read; drift needs 20 or more")
+    return {"score": scores, "input": brightness}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, required=True, help=".onnx, .xml or .tflite")
@@ -105,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="p99 factor")
     p.add_argument("--bench-duration", type=float, default=3.0)
     p.add_argument("--tar", type=Path, help="also pack the signed bundle here")
+    p.add_argument("--drift-video", type=Path, help="frames for the drift reference")
+    p.add_argument("--drift-frames", type=int, default=500, help="at most this many")
     return p
 
 
@@ -150,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     manifest["golden_tolerance"] = args.golden_tolerance
     manifest["latency_budget_ms"] = latency_budget(args, model)
+    if args.drift_video:
+        manifest["drift_reference"] = drift_reference(
+            model, prep, args.task, args.drift_video, args.drift_frames
+        )
     manifest["build"] = {"tool": "tools/make_bundle.py", "source": args.model.name}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     signed = sign_bundle(out, args.key)

@@ -7,8 +7,11 @@ using the population stability index (PSI),
 
 with bins at the reference's deciles, so each reference bin holds a tenth of it. By
 the usual reading, PSI under 0.1 is no change, 0.1 to 0.25 a moderate shift, over 0.25
-a major one. The reference is either given (from a model bundle) or the first
-``reference_size`` values the stream produces ("the first hours of operation").
+a major one. The reference is given in the rule, or comes from the model's bundle
+(its manifest's ``drift_reference``), or is the first ``reference_size`` values the
+stream produces ("the first hours of operation"). When a camera's model changes, a
+rule not pinned to its own reference starts again from the new model's sample (or
+learns anew, for ``score``: a new model has its own score distribution).
 
 ``DriftRule`` watches one statistic of a stream: for cameras the frame's mean
 brightness (``input``) or the model's top score (``score``); for sensors a channel's
@@ -101,8 +104,13 @@ class DriftMonitor:
         return psi(self.reference_shares, [float(x) for x in live])
 
 
-def _top_score(inference: Inference) -> float:
-    result = inference.result
+def frame_brightness(image: np.ndarray) -> float:
+    """The ``input`` statistic: a frame's mean value (a 1/16 sample is plenty)."""
+    return float(image[::4, ::4].mean())
+
+
+def top_score(result: object) -> float:
+    """The ``score`` statistic: the best class's or detection's score."""
     if isinstance(result, Classification) and result.top:
         return result.top[0].score
     if isinstance(result, Detections):
@@ -125,8 +133,22 @@ class DriftRule:
         self.name, self.statistic, self.severity = name, statistic, severity
         self.threshold = threshold
         self.monitor = monitor or DriftMonitor()
+        self.pinned = False  # the config gave the reference: a new model keeps it
         self._raised = False
         self.last_psi: float | None = None
+
+    def rebase(self, reference: Sequence[float] | None) -> None:
+        """Start again against ``reference`` (None: learn it from the next values),
+        as when the model behind a ``score`` changes."""
+        m = self.monitor
+        self.monitor = DriftMonitor(
+            bins=m.bins,
+            window=m.window,
+            reference_size=m.reference_size,
+            reference=reference,
+        )
+        self._raised = False
+        self.last_psi = None
 
     def _check(
         self, value: float, stream: str, timestamp: float, source_time: str = ""
@@ -160,9 +182,9 @@ class DriftRule:
         """Feed one camera result (its frame's brightness or its top score)."""
         frame = inference.frame
         if self.statistic == "input":
-            value = float(frame.image[::4, ::4].mean())  # a 1/16 sample is plenty
+            value = frame_brightness(frame.image)
         else:
-            value = _top_score(inference)
+            value = top_score(inference.result)
         return self._check(value, frame.stream, frame.timestamp)
 
     def on_reading(self, reading: Reading) -> Alert | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -114,13 +115,17 @@ def build_rules(
     rules: list[RuleConfig],
     camera_labels: dict[str, set[str] | None],
     sensor_streams: list[str],
+    drift_samples: Mapping[str, Callable[[str], list[float] | None]] | None = None,
 ) -> dict[str, StreamRules]:
     """Fresh rule instances per stream.
 
     ``camera_labels`` maps each camera stream to its model's labels (None when the
     model has no labels file); a label rule naming a label the model does not have is
     a ``ConfigError``, as is a rule naming a stream that does not exist.
+    ``drift_samples`` gives a camera stream's reference sample of a drift statistic
+    from its model's bundle, for drift rules that name none.
     """
+    samples = drift_samples or {}
     out = {name: StreamRules() for name in [*camera_labels, *sensor_streams]}
     for i, rule in enumerate(rules):
         unknown = [s for s in rule.streams if s not in out]
@@ -137,7 +142,11 @@ def build_rules(
         elif isinstance(rule, DriftRuleConfig):
             for stream, stream_rules in out.items():
                 if _applies(rule, stream):
-                    stream_rules.add_drift(_drift_rule(rule), stream in camera_labels)
+                    sample = samples.get(stream)
+                    given = None if sample is None else sample(rule.statistic)
+                    stream_rules.add_drift(
+                        _drift_rule(rule, given), stream in camera_labels
+                    )
         else:
             for stream in sensor_streams:
                 if _applies(rule, stream):
@@ -174,17 +183,19 @@ def _sensor_rule(rule: ThresholdRuleConfig | DetectorRuleConfig) -> SensorRule:
     return DetectorRule(rule.name, rule.channel, build_detector(rule))
 
 
-def _drift_rule(rule: DriftRuleConfig) -> DriftRule:
+def _drift_rule(rule: DriftRuleConfig, sample: list[float] | None) -> DriftRule:
     monitor = DriftMonitor(
         bins=rule.bins,
         window=rule.window,
         reference_size=rule.reference_size,
-        reference=rule.reference,
+        reference=rule.reference or sample,
     )
-    return DriftRule(
+    drift = DriftRule(
         rule.name,
         rule.statistic,
         threshold=rule.threshold,
         monitor=monitor,
         severity=rule.severity,
     )
+    drift.pinned = rule.reference is not None
+    return drift

@@ -80,6 +80,9 @@ def bundle_spec(config: EdgeinferConfig, name: str, bundle: Bundle) -> ModelSpec
         mean=spec.mean,
         std=spec.std,
         version=m.version,
+        drift_reference=tuple(
+            (k, tuple(v)) for k, v in sorted(m.drift_reference.items())
+        ),
     )
 
 

@@ -9,12 +9,19 @@ are kept and signed with the rest, so a producer can add information freely.
      "variants": [{"accelerator": "edgetpu", "model": "conveyor_int8_edgetpu.tflite"}],
      "golden": [{"input": "samples/a.png", "expected_scores": [0.99, 0.0, 0.0]}],
      "golden_tolerance": 0.15, "latency_budget_ms": 25.0,
+     "drift_reference": {"score": [0.97, 0.88, ...], "input": [112.5, ...]},
      "files": [{"path": "conveyor_int8.tflite", "sha256": "...", "size": 29272}]}
+
+``drift_reference`` holds samples of the statistics drift rules watch on a camera
+stream (``score``: the model's top score; ``input``: a frame's mean brightness), as
+measured on representative frames when the bundle was made: a drift rule without a
+``reference`` of its own compares the live values with these.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -96,7 +103,20 @@ class Manifest(_Open):
     golden: list[Golden] = Field(default_factory=list)
     golden_tolerance: float = Field(default=0.1, ge=0)
     latency_budget_ms: float | None = Field(default=None, gt=0)
+    drift_reference: dict[Literal["score", "input"], list[float]] = Field(
+        default_factory=dict
+    )
     files: list[FileEntry]
+
+    @field_validator("drift_reference")
+    @classmethod
+    def _check_reference(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, sample in value.items():
+            if not 20 <= len(sample) <= 100_000:
+                raise ValueError(f"{name}: needs 20 to 100000 values")
+            if not all(math.isfinite(v) for v in sample):
+                raise ValueError(f"{name}: values must be finite numbers")
+        return value
 
     @field_validator("version")
     @classmethod

@@ -18,6 +18,7 @@ from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.rules.alert import Alert
+from edgeinfer.rules.drift import DriftMonitor, DriftRule
 from edgeinfer.updates.shadow import ShadowPlan
 from tests.bundles import Key, device_config, fleet_key, make_bundle
 
@@ -302,3 +303,47 @@ def test_a_daemon_that_died_during_probation_is_rolled_back_at_the_next_start(
     finally:
         again.stop()
     assert active_json(folder)["active"] == "1.1.0"
+
+
+def test_drift_rules_take_the_reference_of_the_bundle_they_run(
+    tmp_path: Path, key: Key
+) -> None:
+    """A drift rule without a reference of its own learns it from the first values
+    of the configured model; once a bundle with a ``drift_reference`` is swapped
+    in, it compares with the bundle's sample at once, and so after a restart."""
+    folder = tmp_path / "dev"
+    conf = device_config(folder, key.public, realtime=False, loop=True)
+    conf.write_text(
+        conf.read_text().replace(
+            "rules:\n",
+            "rules:\n  - {name: scores, kind: drift, statistic: score, window: 50}\n",
+        )
+    )
+    sample = [round(0.5 + 0.5 * i / 99, 4) for i in range(100)]
+
+    def with_reference(manifest: dict[str, Any], _dest: Path) -> None:
+        manifest["drift_reference"] = {"score": sample}
+
+    def drift_rule(daemon: Daemon) -> DriftRule:
+        rule = next(r for r in daemon.rules["line1"].vision if r.name == "scores")
+        assert isinstance(rule, DriftRule)
+        return rule
+
+    expected = DriftMonitor(window=50, reference=sample).reference_shares
+    daemon = Daemon(load_config(conf))
+    daemon.load()
+    daemon.start()
+    try:
+        assert drift_rule(daemon).monitor.reference_shares == []  # learning
+        bundle = make_bundle(tmp_path / "b", key.path, "1.6.0", edit=with_reference)
+        assert daemon.updates.update("demo", bundle)["state"] == "active"
+        assert drift_rule(daemon).monitor.reference_shares == expected
+    finally:
+        daemon.stop()
+    again = Daemon(load_config(conf))
+    again.load()
+    try:
+        assert again.models["demo"].spec.version == "1.6.0"
+        assert drift_rule(again).monitor.reference_shares == expected
+    finally:
+        again.stop()

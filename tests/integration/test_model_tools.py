@@ -25,6 +25,7 @@ pytest.importorskip("nncf")
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools"
+DEMO_VIDEO = ROOT / "models" / "demo" / "conveyor.mp4"
 
 
 def run_tool(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -241,10 +242,18 @@ def test_bundle_is_signed_verified_and_refused_after_a_flipped_byte(
         out / "report.json",
         "--margin",
         "1000",
+        "--drift-video",
+        DEMO_VIDEO,
+        "--drift-frames",
+        "40",
         "--out",
         bundle,
     )
     manifest = json.loads((bundle / "manifest.json").read_text())
+    drift = manifest["drift_reference"]
+    assert len(drift["score"]) == len(drift["input"]) == 40
+    assert all(0.0 <= v <= 1.0 for v in drift["score"])
+    assert len(set(drift["input"])) > 10  # frames spread over the video
     assert manifest["input"] == {
         "layout": "NCHW",
         "size": [64, 64],

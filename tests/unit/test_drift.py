@@ -10,10 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edgeinfer.config.rules import DriftRuleConfig
+from edgeinfer.errors import UpdateError
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.postprocess.results import Class, Classification
 from edgeinfer.rules.drift import DriftMonitor, DriftRule, psi
+from edgeinfer.rules.engine import build_rules
 from edgeinfer.sources.base import Frame, Reading
+from edgeinfer.updates.manifest import parse_manifest
 from tests.unit.conftest import ConfigWriter
 
 
@@ -112,3 +116,73 @@ def test_replay_with_a_drift_rule_from_the_config(
     assert len(alerts) == 1
     assert alerts[0]["values"]["statistic"] == "value"
     assert alerts[0]["timestamp"] >= "2026-01-01 00:50:00"  # after the shift at 3000 s
+
+
+def score_inference(i: int, score: float) -> Inference:
+    result = Classification((Class(0, "ok", score),))
+    frame = Frame("cam", i, float(i), np.zeros((8, 8, 3), np.uint8))
+    return Inference(frame, result, False, "m")
+
+
+def test_a_bundle_s_sample_is_the_reference_from_the_first_frame() -> None:
+    """A drift rule with no reference of its own takes the model bundle's sample:
+    a shift is caught after one window, with no learning phase first."""
+    rng = np.random.default_rng(3)
+    sample = [float(v) for v in np.clip(rng.normal(0.9, 0.03, 400), 0, 1)]
+    config = DriftRuleConfig(kind="drift", name="scores", window=100)
+    rules = build_rules([config], {"cam": None}, [], {"cam": {"score": sample}.get})
+    (rule,) = rules["cam"].vision
+    assert isinstance(rule, DriftRule)
+    assert not rule.pinned
+    fired = [
+        i
+        for i in range(150)
+        if rule.on_inference(score_inference(i, float(rng.normal(0.6, 0.05))))
+    ]
+    assert fired == [99]  # the first full window, far below reference_size (2000)
+
+
+def test_a_reference_in_the_config_wins_and_stays_pinned() -> None:
+    config = DriftRuleConfig(
+        kind="drift",
+        name="scores",
+        window=20,
+        reference=[0.5 + i / 100 for i in range(40)],
+    )
+    rules = build_rules([config], {"cam": None}, [], {"cam": lambda _: [0.1] * 40})
+    (rule,) = rules["cam"].vision
+    assert isinstance(rule, DriftRule)
+    assert rule.pinned
+    assert rule.monitor.ready is False  # the window fills first, the reference is set
+    assert len(rule.monitor.reference_shares) == 10
+
+
+def test_rebase_starts_again_against_a_new_sample_or_learns_anew() -> None:
+    rule = DriftRule("scores", "score", monitor=DriftMonitor(window=20))
+    for i in range(30):
+        rule.on_inference(score_inference(i, 0.9))
+    rule.rebase([0.2 + i / 200 for i in range(50)])
+    assert rule.monitor.reference_shares  # known at once
+    assert not rule.monitor.ready  # the window starts empty
+    assert rule.last_psi is None
+    rule.rebase(None)
+    assert rule.monitor.reference_shares == []  # learned from the next values
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [([0.5] * 5, "20 to 100000 values"), ([0.5] * 19 + [float("nan")], "finite")],
+)
+def test_a_manifest_with_a_bad_drift_reference_is_refused(
+    sample: list[float], expected: str
+) -> None:
+    body = {
+        "name": "m",
+        "version": "1.0.0",
+        "task": "classification",
+        "model": "m.tflite",
+        "drift_reference": {"score": sample},
+        "files": [{"path": "m.tflite", "sha256": "0" * 64, "size": 1}],
+    }
+    with pytest.raises(UpdateError, match=expected):
+        parse_manifest(json.dumps(body).encode())
