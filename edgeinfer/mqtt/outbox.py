@@ -6,7 +6,7 @@ crash or kill -9 of the process; with ``power_safe`` it also fsyncs it, so that 
 survives a power loss. ``put(message, sync=False)`` leaves that fsync to ``sync()``:
 the fleet link hands the stored message to the sender first and flushes while it is
 being published (see ``edgeinfer.walsync``). Without ``power_safe`` nothing is
-flushed but at SQLite's checkpoints.
+flushed except at SQLite's checkpoints.
 ``pending`` hands out what to send in order (by kind priority, then by sequence: each
 topic stays in order). Acknowledgements are deleted in batches because losing one
 only means the message is sent again, and consumers drop duplicates by ``id``.
