@@ -52,23 +52,10 @@ def fetch_file(
     have = dest.stat().st_size if dest.exists() else 0
     if have > size:
         dest.unlink()
-        have = 0
-    if have == size:
+    elif have == size:
         return
-    response, start = _open(url, have, timeout)
-    with response as body, dest.open("r+b" if dest.exists() else "wb") as out:
-        out.seek(start)
-        out.truncate()
-        done = start
-        while chunk := body.read(min(CHUNK, size - done + 1)):
-            done += len(chunk)
-            if done > size:
-                raise UpdateError(
-                    f"download of {url} is longer than the manifest's {size} bytes",
-                    reason="tampered",
-                )
-            out.write(chunk)
-            progress(len(chunk), 0)
+    fetch_stream(url, dest, size, timeout=timeout, progress=progress)
+    done = dest.stat().st_size
     if done < size:
         raise OSError(f"connection closed after {done} of {size} bytes of {url}")
 
@@ -216,7 +203,8 @@ def fetch_stream(
         end = start + int(length) if length is not None else None
         if (end or 0) > limit:
             raise UpdateError(
-                f"{url} is {end} bytes, more than its bundle can take ({limit})",
+                f"download of {url} is {end} bytes, more than the {limit} its "
+                "manifest allows",
                 reason="tampered",
             )
         out.seek(start)
@@ -226,8 +214,8 @@ def fetch_stream(
             done += len(chunk)
             if done > limit:
                 raise UpdateError(
-                    f"download of {url} runs past the {limit} bytes its bundle can "
-                    "take",
+                    f"download of {url} runs past the {limit} bytes its manifest "
+                    "allows",
                     reason="tampered",
                 )
             out.write(chunk)

@@ -176,6 +176,23 @@ def test_a_tar_that_is_not_the_signed_bundle_is_rejected(
     assert daemon.models["demo"].spec.version == "1.0.0"
 
 
+def test_a_served_file_longer_than_the_manifest_says_is_rejected(
+    tmp_path: Path, key: Key, daemon: Daemon, console: TestClient, server: FileServer
+) -> None:
+    bundle = make_bundle(tmp_path / "www" / "v140", key.path, "1.4.0")
+    with (bundle / "labels.txt").open("a") as f:  # changed after signing
+        f.write("intruder\n")
+    reply = console.request(
+        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/v140")
+    )
+    assert reply["ok"] is True, reply
+    state = final_state(console, "1.4.0")
+    assert (state["state"], state["code"]) == ("rejected", "tampered")
+    assert "more than the" in state["reason"]
+    assert "labels.txt" in state["reason"]
+    assert daemon.models["demo"].spec.version == "1.0.0"
+
+
 def test_a_download_that_never_completes_is_rejected_and_the_old_model_serves(
     tmp_path: Path, key: Key, daemon: Daemon, console: TestClient, server: FileServer
 ) -> None:
