@@ -14,10 +14,10 @@ for the next start.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from edgeinfer import __version__
@@ -47,6 +47,8 @@ class FleetLink:
         mqtt = cfg.mqtt
         self.daemon = daemon
         self.device = cfg.device.id
+        # closes an alert's JSON object with the device: ,"device":"<id>"}
+        self._device_tail = f',"device":{json.dumps(self.device)}}}'.encode()
         self.topics = Topics(cfg.mqtt_prefix, tuple(cfg.device.groups))
         self.outbox = Outbox(
             cfg.state_dir / "outbox.db",
@@ -111,8 +113,15 @@ class FleetLink:
 
     def on_alert(self, alert: Alert) -> None:
         """Store ``alert`` in the outbox; it is published when the broker is there."""
-        body = {**alert.to_json(), "device": self.device}
-        self.send(json_message(self.topics.alerts, "alert", body))
+        self.send(
+            Message(
+                topic=self.topics.alerts,
+                payload=alert.encoded[:-1] + self._device_tail,  # the log's JSON
+                kind="alert",
+                id=alert.id,
+                content_type="application/json",
+            )
+        )
 
     # -- publishing -----------------------------------------------------------------
     def send(self, message: Message, replace_topic: bool = False) -> None:
@@ -125,7 +134,7 @@ class FleetLink:
             result = self.outbox.put(message, replace_topic=replace_topic, sync=False)
             # In the WAL already (safe from a crash): publish while the disk flushes.
             if result.seq:  # 0: a message with this id is stored already
-                self.sender.offer(replace(message, seq=result.seq))
+                self.sender.offer(message, result.seq)
         self.outbox.sync()
         if result.dropped_alerts:
             self._report_loss(result.dropped_alerts)

@@ -19,6 +19,7 @@ and ``put`` returns their ids so the caller can report it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -151,13 +152,7 @@ class Outbox:
         With ``replace_topic`` earlier messages on the same topic are deleted first:
         for retained state only the newest matters.
         """
-        props = json.dumps(
-            {
-                "correlation_data": (message.correlation_data or b"").hex(),
-                "content_type": message.content_type,
-                "user": [list(p) for p in message.user_properties],
-            }
-        )
+        props = _properties(message)
         with self._lock:
             if not replace_topic and self._bytes + message.size <= self.max_bytes:
                 # The common case, one statement: SQLite commits it on its own.
@@ -347,4 +342,26 @@ def _row_message(row: tuple[Any, ...]) -> Message:
         content_type=props["content_type"],
         user_properties=tuple((str(k), str(v)) for k, v in props["user"]),
         seq=int(seq),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_properties(content_type: str | None) -> str:
+    return json.dumps(
+        {"correlation_data": "", "content_type": content_type, "user": []}
+    )
+
+
+def _properties(message: Message) -> str:
+    """The MQTT 5 properties of ``message`` as stored (``_row_message`` reads them)."""
+    if message.correlation_data is None and not message.user_properties:
+        return _plain_properties(message.content_type)  # most messages: no encoding
+    return json.dumps(
+        {
+            "correlation_data": message.correlation_data.hex()
+            if message.correlation_data
+            else "",
+            "content_type": message.content_type,
+            "user": [list(p) for p in message.user_properties],
+        }
     )

@@ -67,16 +67,16 @@ class OutboxSender:
         self._more = True
         self._wake.set()
 
-    def offer(self, message: Message) -> None:
-        """``message`` was just stored (``seq`` set): publish it from this thread if
-        it is next in line, else leave it to the sending thread.
+    def offer(self, message: Message, seq: int) -> None:
+        """``message`` was just stored as ``seq``: publish it from this thread if it
+        is next in line, else leave it to the sending thread.
 
         Callers store and offer under one lock, so messages are offered in the order
         of their sequence numbers.
         """
         if self._lock.acquire(blocking=False):
             try:
-                if self._next_in_line(message) and self._hand_over(message):
+                if self._next_in_line(seq) and self._hand_over(message, seq):
                     return
                 self._more = True
             finally:
@@ -85,22 +85,22 @@ class OutboxSender:
             self._more = True
         self._wake.set()
 
-    def _next_in_line(self, message: Message) -> bool:
+    def _next_in_line(self, seq: int) -> bool:
         # Not ``_more``: every message stored before this one was handed over.
         return (
             self._online
             and not self._more
             and not self._events
             and len(self._inflight) < self.window
-            and message.seq not in self._handed
+            and seq not in self._handed
         )
 
-    def _hand_over(self, message: Message) -> bool:
+    def _hand_over(self, message: Message, seq: int) -> bool:
         mid = self.publish(message)
         if mid is None:  # disconnected meanwhile: the connect event resumes
             return False
-        self._inflight[mid] = message.seq
-        self._handed.add(message.seq)
+        self._inflight[mid] = seq
+        self._handed.add(seq)
         return True
 
     @property
@@ -174,7 +174,7 @@ class OutboxSender:
         self._more = False  # a notify from now on sets it again
         batch = self.outbox.pending(room, self._handed)
         for message in batch:
-            if not self._hand_over(message):
+            if not self._hand_over(message, message.seq):
                 self._more = True
                 return
         if len(batch) == room:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Literal
 
 Severity = Literal["info", "warning", "critical"]
@@ -46,3 +48,9 @@ class Alert:
             "model": self.model,
             "model_version": self.model_version,
         }
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """``to_json()`` as compact UTF-8 JSON, encoded once for every store and sink
+        (values JSON does not know, such as paths, as text)."""
+        return json.dumps(self.to_json(), separators=(",", ":"), default=str).encode()

@@ -64,7 +64,7 @@ class AlertLog:
 
         With ``sync`` it is on disk when this returns; without, once ``sync()`` has.
         """
-        body = json.dumps(alert.to_json(), separators=(",", ":"), default=str)
+        body = alert.encoded.decode()
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO alerts (id, ts, stream, rule, severity, body, "

@@ -67,7 +67,7 @@ class StdoutSink:
     def on_alert(self, alert: Alert) -> None:
         """Print an alert."""
         if self.json_lines:
-            self._write(json.dumps(alert.to_json(), separators=(",", ":"), default=str))
+            self._write(alert.encoded.decode())
             return
         data: dict[str, Any] = alert.to_json()
         values = " ".join(f"{k}={v}" for k, v in data["values"].items())

@@ -79,7 +79,7 @@ def test_a_message_offered_when_nothing_older_waits_leaves_from_the_caller(
 ) -> None:
     connected(line)
     message = stored(line.box, 1)
-    line.sender.offer(message)
+    line.sender.offer(message, message.seq)
     assert line.wire.sent == [(message.id, threading.current_thread().name)]
     line.sender.on_acked(1, "")
     wait_for(lambda: len(line.box) == 0)
@@ -92,7 +92,7 @@ def test_offers_while_offline_leave_in_order_from_the_sender_after_connecting(
     messages = []
     for n in range(5):
         messages.append(stored(box, n))
-        sender.offer(messages[-1])
+        sender.offer(messages[-1], messages[-1].seq)
     assert wire.sent == []
     sender.on_connected()
     wait_for(lambda: len(wire.sent) == 5)
@@ -101,7 +101,7 @@ def test_offers_while_offline_leave_in_order_from_the_sender_after_connecting(
     # Caught up again: the next one leaves from the caller, after the rest.
     last = stored(box, 5)
     wait_for(lambda: sender.caught_up)
-    sender.offer(last)
+    sender.offer(last, last.seq)
     assert wire.sent[-1] == (last.id, threading.current_thread().name)
 
 
@@ -118,7 +118,7 @@ def test_an_offer_never_overtakes_an_older_message(line: Line) -> None:
             with lock:
                 message = stored(box, base + n)
                 ids.append(message.id)
-                sender.offer(message)
+                sender.offer(message, message.seq)
 
     sender.on_connected()
     threads = [threading.Thread(target=produce, args=(b,)) for b in (0, 1000)]
@@ -146,10 +146,10 @@ def test_an_offer_waits_behind_a_message_the_connection_did_not_take(
     connected(line)
     wire.up = False  # the socket refuses writes for a moment: no event says so
     first = stored(box, 1)
-    sender.offer(first)
+    sender.offer(first, first.seq)
     wait_for(lambda: wire.attempts == 2)  # from this thread, then the sender's
     wire.up = True
     second = stored(box, 2)
-    sender.offer(second)
+    sender.offer(second, second.seq)
     wait_for(lambda: len(wire.sent) == 2)
     assert [mid for mid, _ in wire.sent] == [first.id, second.id]
