@@ -12,10 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import select
 import time
 from collections.abc import Callable
 
 import serial
+
+try:
+    from serial.serialposix import Serial as PosixSerial
+except ImportError:  # not a POSIX system: pyserial's own read everywhere
+    PosixSerial = None
 
 from edgeinfer.sources.base import Backoff, Health, Reading
 from edgeinfer.sources.parse import LineSpec, parse_line
@@ -30,6 +37,32 @@ PortOpener = Callable[[str, int, float], serial.SerialBase]
 def open_serial(url: str, baud: int, timeout: float) -> serial.SerialBase:
     """Open ``url`` (a device path or a pyserial URL) with a read timeout (s)."""
     return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
+
+
+def chunk_reader(port: serial.SerialBase, timeout: float) -> Callable[[], bytes]:
+    """A function returning what ``port`` has received, waiting up to ``timeout`` s
+    for the first byte (``b""`` if none came).
+
+    A device on this system is read with one ``select`` and one ``read`` of all that
+    is there, so a line arrives whole in one call; other ports (``loop://``,
+    ``socket://``, ``rfc2217://``) through pyserial's ``read``.
+    """
+    if PosixSerial is None or not isinstance(port, PosixSerial) or port.fd is None:
+        return lambda: port.read(port.in_waiting or 1)
+    fd = port.fd
+
+    def read() -> bytes:
+        if not select.select([fd], [], [], timeout)[0]:
+            return b""
+        try:
+            data = os.read(fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        if not data:  # readable with nothing to read: the device went away
+            raise serial.SerialException(f"{port.port} returned no data: unplugged?")
+        return data
+
+    return read
 
 
 class SerialSource(ThreadedSource):
@@ -101,9 +134,10 @@ class SerialSource(ThreadedSource):
         buf = bytearray()
         discarding = False  # inside an over-long line, until the next delimiter
         delimiter, step = self.delimiter, len(self.delimiter)
+        read = chunk_reader(port, self.read_timeout_s)
         try:
             while not self._stop.is_set():
-                chunk = port.read(port.in_waiting or 1)
+                chunk = read()
                 if not chunk:
                     continue
                 now = time.time()
