@@ -218,7 +218,10 @@ class Daemon:
         stats = self.stats[frame.stream]
         now = time.perf_counter()
         stats.latency["rules"].add((now - t0) * 1e3)
-        stats.latency["end_to_end"].add((now - frame.received) * 1e3)
+        end_to_end = (now - frame.received) * 1e3
+        stats.latency["end_to_end"].add(end_to_end)
+        if (infer := inference.latency_ms.get("infer")) is not None:  # not gated
+            stats.latency["overhead"].add(end_to_end - infer)
         for sink in self.sinks:
             sink.on_result(inference)
         for alert in alerts:

@@ -36,7 +36,7 @@ class LatencyWindow:
         }
 
 
-STAGES = ("preprocess", "infer", "postprocess", "rules", "end_to_end")
+STAGES = ("preprocess", "infer", "postprocess", "rules", "end_to_end", "overhead")
 
 
 @dataclass
@@ -47,6 +47,10 @@ class StreamStats:
     those run through a model, ``dropped`` stale frames replaced before a worker took
     them, ``gated`` frames skipped by motion gating (their last result reused),
     ``errors`` failures of a stage (counted, the stream goes on).
+
+    ``end_to_end`` runs from a frame decoded to its rules done; ``overhead`` is the
+    part of it outside the backend's invoke (hand-overs, waiting for a worker,
+    preprocessing, decoding the outputs, rules), frame by frame.
     """
 
     frames_in: int = 0

@@ -103,6 +103,9 @@ class ImagePreprocessor:
         self._gray = np.empty((self.height, self.width), np.uint8)
         self._hwc = np.empty((1, self.height, self.width, self.channels), spec.dtype)
         self._out = np.empty(spec.shape, spec.dtype) if self.nchw else self._hwc
+        # Raw uint8 pixels in NHWC: the colour conversion writes the tensor itself.
+        self._direct = self._map.identity and not self.nchw and self.channels == 3
+        self._pixels = self._hwc.reshape(self.height, self.width, 3)  # a view
         self._letterbox = NO_LETTERBOX
         self._letterbox_for: tuple[int, int] = (0, 0)
 
@@ -114,6 +117,12 @@ class ImagePreprocessor:
                 "uint8 image — decode it with OpenCV first"
             )
         resized = self._fit(frame)
+        if self._direct:
+            if self.swap_rb:
+                cv2.cvtColor(resized, cv2.COLOR_BGR2RGB, dst=self._pixels)
+            else:
+                np.copyto(self._pixels, resized)
+            return self._out, self._letterbox
         if self.channels == 1:
             pixels = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY, dst=self._gray)
         elif self.swap_rb:

@@ -133,7 +133,11 @@ streams:
         assert s["frames_in"] == 341
         # A file read as fast as possible waits for the model: nothing is dropped.
         assert (s["inferred"], s["dropped"], s["errors"]) == (341, 0, 0)
-        assert s["latency_ms"]["infer"]["p50"] > 0
+        lat = s["latency_ms"]
+        assert lat["infer"]["p50"] > 0
+        # what each frame spent outside the backend: more than its preprocessing
+        assert lat["preprocess"]["p50"] < lat["overhead"]["p50"]
+        assert lat["overhead"]["p50"] < lat["end_to_end"]["p50"]
     assert {r.frame.stream for r in sink.results} == {f"cam{i}" for i in range(4)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -125,6 +126,20 @@ def test_nchw_input_is_transposed() -> None:
     out, _ = ImagePreprocessor(spec)(frame)
     assert out.shape == (1, 3, 4, 4)
     assert np.all(out[0, 0] == 77)
+
+
+@pytest.mark.parametrize("color", ["rgb", "bgr"])
+def test_raw_pixel_tensor_matches_resize_then_colour_order(color: str) -> None:
+    spec = TensorSpec("in", (1, 30, 40, 3), np.dtype(np.uint8))
+    pre = ImagePreprocessor(spec, color=color)  # type: ignore[arg-type]
+    rng = np.random.default_rng(3)
+    for shape in ((72, 128, 3), (30, 40, 3)):  # resized, and already the input size
+        frame = rng.integers(0, 256, shape, np.uint8)
+        expected = cv2.resize(frame, (40, 30), interpolation=cv2.INTER_LINEAR)
+        if color == "rgb":
+            expected = expected[..., ::-1]
+        tensor, _ = pre(frame)
+        assert np.array_equal(tensor[0], expected)
 
 
 def test_preprocessor_rejects_a_non_image_frame() -> None:
