@@ -1,6 +1,7 @@
 """Measure MQTT delivery against the broker's own speed, and what telemetry costs.
 
     python tools/bench_mqtt.py [--count 300] [--state-dir DIR] [--serial pty|socket]
+    python tools/bench_mqtt.py --compare OTHER_CHECKOUT [--rounds 4] [--count 300]
 
 (a) the broker alone: a separate publisher process sends QoS 1 messages carrying their
     send time to a topic this tool subscribes to; publish-to-receive p50/p99;
@@ -12,6 +13,11 @@
     ``mqtt.outbox.power_safe`` (fsynced too, the default), once without;
 (c) telemetry at 1 Hz: CPU of an ``edgeinfer run`` without streams over 20 s with
     ``telemetry.interval_s: 1``, less the same with telemetry off, in % of one core.
+
+With ``--compare``, only (b) with ``power_safe``: rounds alternate between this
+checkout's daemon and the one of another checkout (``git worktree add ../old REV``), so
+that a change is measured against the code before it on the same broker, with the
+machine's drift spread over both.
 
 Starts its own mosquitto on a free port. Prints a Markdown table.
 """
@@ -106,13 +112,15 @@ mqtt:
     return path
 
 
-def daemon(path: Path, log: Path) -> subprocess.Popen[bytes]:
+def daemon(path: Path, log: Path, code: Path | None = None) -> subprocess.Popen[bytes]:
+    """``edgeinfer run`` of this checkout, or of the checkout at ``code``."""
+    command = [str(Path(sys.executable).parent / "edgeinfer"), "run", "-c", str(path)]
+    cwd = None
+    if code is not None:  # python -m imports from the working directory first
+        command[:2] = [sys.executable, "-m", "edgeinfer", "run"]
+        cwd = code.resolve()
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "edgeinfer"), "run", "-c", str(path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
 
 
 class SerialLine:
@@ -154,7 +162,14 @@ class SerialLine:
 
 
 def alert_latency(
-    folder: Path, state: Path, port: int, count: int, *, power_safe: bool, serial: str
+    folder: Path,
+    state: Path,
+    port: int,
+    count: int,
+    *,
+    power_safe: bool,
+    serial: str,
+    code: Path | None = None,
 ) -> list[float]:
     line = SerialLine(serial)
     path = write_config(
@@ -173,7 +188,7 @@ telemetry: {{interval_s: 3600}}""",
         power_safe,
     )
     rx = Receiver(port, "edgeinfer/bench/alerts")
-    proc = daemon(path, folder / "daemon.log")
+    proc = daemon(path, folder / "daemon.log", code)
     sent: dict[int, float] = {}
     try:
         line.wait_open()
@@ -218,6 +233,44 @@ def idle_cpu(folder: Path, state: Path, port: int, interval: float) -> float:
         proc.wait(30)
 
 
+def compare(other: Path, rounds: int, count: int, serial: str) -> None:
+    """Alert latency of this checkout and of ``other`` in alternating rounds."""
+    if not (other / "edgeinfer" / "__init__.py").is_file():
+        sys.exit(f"{other} is not a checkout of this project (no edgeinfer/ in it)")
+    folder = Path(tempfile.mkdtemp(prefix="bench-mqtt-"))
+    broker = Broker(folder / "broker")
+    broker.start()
+    plain: list[float] = []
+    runs: dict[str, list[float]] = {"this checkout": [], str(other): []}
+    try:
+        for r in range(rounds):
+            plain += broker_round_trip(broker.port, count)
+            for name, code in (("this checkout", None), (str(other), other)):
+                ms = alert_latency(
+                    folder,
+                    folder / f"state-{r}-{code is None}",
+                    broker.port,
+                    count,
+                    power_safe=True,
+                    serial=serial,
+                    code=code,
+                )
+                runs[name] += ms
+                a50, a99 = percentiles(ms)
+                print(f"round {r + 1}, {name}: p50 {a50:.2f}, p99 {a99:.2f} ms")
+    finally:
+        broker.stop()
+    print(f"\n{rounds} rounds of {count} alerts each\n")
+    print("| daemon | alert p50, ms | alert p99, ms |")
+    print("|---|---|---|")
+    b50, b99 = percentiles(plain)
+    print(f"| (broker publish-to-receive) | {b50:.2f} | {b99:.2f} |")
+    for name, ms in runs.items():
+        a50, a99 = percentiles(ms)
+        print(f"| {name} | {a50:.2f} | {a99:.2f} |")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300, help="messages per test")
@@ -225,7 +278,14 @@ def main() -> None:
     parser.add_argument(
         "--serial", choices=("pty", "socket"), default="pty", help="the serial line"
     )
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout to alternate rounds with"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="with --compare")
     args = parser.parse_args()
+    if args.compare is not None:
+        compare(args.compare, args.rounds, args.count, args.serial)
+        return
     folder = Path(tempfile.mkdtemp(prefix="bench-mqtt-"))
     state = args.state_dir or folder / "state"
     broker = Broker(folder / "broker")
