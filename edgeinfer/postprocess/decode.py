@@ -95,13 +95,16 @@ def decode_ssd(
     Boxes arrive as (ymin, xmin, ymax, xmax) normalised to the model input; they leave
     as ``BBox`` normalised to the frame, clipped to 0..1.
     """
-    boxes = tensors[order[0]].reshape(-1, 4)
-    classes = tensors[order[1]].reshape(-1)
     scores = tensors[order[2]].reshape(-1)
     count = min(int(tensors[order[3]].reshape(-1)[0]), scores.size)
+    # Python floats in one step each: indexing NumPy arrays item by item costs more
+    # than the rest of the loop.
+    boxes = tensors[order[0]].reshape(-1, 4)[:count].tolist()
+    classes = tensors[order[1]].reshape(-1)[:count].tolist()
+    left, top = letterbox.left, letterbox.top
+    width, height = letterbox.width, letterbox.height
     items = []
-    for i in range(count):
-        score = float(scores[i])
+    for i, score in enumerate(scores[:count].tolist()):
         if score < threshold:
             continue
         cls = int(classes[i])
@@ -110,13 +113,21 @@ def decode_ssd(
                 f"detector returned class {cls}, which the labels file does not have "
                 "— use the labels file made for this model (or set label_offset)"
             )
-        ymin, xmin, ymax, xmax = (float(v) for v in boxes[i])
-        x0, y0 = letterbox.to_frame(xmin, ymin)
-        x1, y1 = letterbox.to_frame(xmax, ymax)
-        box = BBox(*(min(1.0, max(0.0, v)) for v in (x0, y0, x1, y1)))
+        ymin, xmin, ymax, xmax = boxes[i]
+        box = BBox(  # Letterbox.to_frame, inline
+            _unit((xmin - left) / width),
+            _unit((ymin - top) / height),
+            _unit((xmax - left) / width),
+            _unit((ymax - top) / height),
+        )
         items.append(Detection(cls, labels.get(cls, str(cls)), score, box))
     items.sort(key=lambda d: -d.score)
     return Detections(tuple(items))
+
+
+def _unit(v: float) -> float:
+    """``v`` clipped to 0..1 (NaN to 0)."""
+    return v if 0.0 <= v <= 1.0 else 1.0 if v > 1.0 else 0.0
 
 
 def decode_pose(tensor: NDArray, letterbox: Letterbox = NO_LETTERBOX) -> Pose:
