@@ -70,6 +70,15 @@ if [ -z "$bin" ]; then
     bin="$PREFIX/bin/edgeinfer"
 fi
 
+# The service runs as the service user: it must be able to start the program (a
+# virtualenv whose Python lives under root's home is not).
+if [ "$dry" = 0 ] && command -v runuser >/dev/null 2>&1 &&
+    ! runuser -u "$USER_NAME" -- "$bin" --help >/dev/null 2>&1; then
+    echo "install.sh: the $USER_NAME user cannot run $bin: install edgeinfer (and the" \
+        "Python it runs on) where that user can read it, or leave out --bin" >&2
+    exit 1
+fi
+
 # The unit, pointing at that program.
 if [ "$dry" = 1 ]; then
     echo "+ install $HERE/systemd/edgeinfer.service -> $UNIT_DIR/edgeinfer.service (ExecStart=$bin)"
@@ -78,7 +87,15 @@ else
         "$HERE/systemd/edgeinfer.service" >"$UNIT_DIR/edgeinfer.service"
     chmod 0644 "$UNIT_DIR/edgeinfer.service"
 fi
-run systemctl daemon-reload
+# In a chroot or container (an image being built) systemd is not running: the unit is
+# in place and is enabled offline; it starts at the device's next boot.
+booted=0
+[ -d /run/systemd/system ] && booted=1
+if [ "$booted" = 1 ]; then
+    run systemctl daemon-reload
+else
+    echo "systemd is not running here (a chroot or container?): no reload needed"
+fi
 
 echo
 echo "udev rule for a Coral USB Accelerator (vendor 1a6e before its firmware loads, 18d1 after):"
@@ -96,8 +113,11 @@ if [ ! -f "$CONFIG_DIR/config.yaml" ] && [ -z "$config" ]; then
     echo "next: put the device's config at $CONFIG_DIR/config.yaml (examples: $REPO/device-configs/)"
     echo "      with state_dir: $STATE_DIR, then: edgeinfer doctor --config $CONFIG_DIR/config.yaml"
 fi
-if [ "$enable" = 1 ]; then
+if [ "$enable" = 1 ] && [ "$booted" = 1 ]; then
     run systemctl enable --now edgeinfer.service
+elif [ "$enable" = 1 ]; then
+    run systemctl enable edgeinfer.service
+    echo "enabled: edgeinfer starts at the next boot"
 else
     echo "start it: sudo systemctl enable --now edgeinfer"
 fi

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.integration
 
 UNIT = ROOT / "packaging" / "systemd" / "edgeinfer.service"
 INSTALL = ROOT / "packaging" / "install.sh"
+SYSTEMD_RUNNING = Path("/run/systemd/system").is_dir()  # what install.sh checks
 
 
 def unit_settings() -> dict[str, list[str]]:
@@ -87,11 +88,31 @@ def test_the_install_script_creates_the_user_and_prints_the_coral_rule() -> None
     assert "+ usermod --append --groups video,dialout,render,plugdev edgeinfer" in out
     assert "+ install -d -m 0750 -o edgeinfer -g edgeinfer /var/lib/edgeinfer" in out
     assert "ExecStart=/usr/local/bin/edgeinfer" in out
-    assert "+ systemctl daemon-reload" in out
+    if SYSTEMD_RUNNING:
+        assert "+ systemctl daemon-reload" in out
+    else:  # a chroot or container building an image: the unit is only installed
+        assert "+ systemctl daemon-reload" not in out
+        assert "systemd is not running here" in out
     rules = [line for line in out.splitlines() if line.startswith("SUBSYSTEM==")]
     assert any('ATTRS{idVendor}=="1a6e"' in rule for rule in rules)
     assert any('ATTRS{idVendor}=="18d1"' in rule for rule in rules)
     assert all('GROUP="plugdev"' in rule for rule in rules)
+
+
+def test_enable_starts_the_service_or_enables_it_for_the_next_boot() -> None:
+    result = subprocess.run(
+        ["sh", str(INSTALL), "--dry-run", "--bin", "/usr/bin/true", "--enable"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    if SYSTEMD_RUNNING:
+        assert "+ systemctl enable --now edgeinfer.service" in result.stdout
+    else:  # offline: systemctl only links the unit
+        assert "+ systemctl enable edgeinfer.service" in result.stdout
+        assert "starts at the next boot" in result.stdout
 
 
 def test_the_install_script_refuses_an_unknown_option() -> None:
