@@ -102,6 +102,21 @@ def final_state(console: TestClient, version: str, timeout: float = 20) -> Any:
     return console.wait_for(done, timeout).json()
 
 
+def assert_rejected(
+    console: TestClient, daemon: Daemon, bundle: Path, url: str, code: str, *reason: str
+) -> None:
+    """The update of ``bundle`` from ``url`` is accepted as a command, then ends
+    rejected with ``code`` and every text of ``reason``; the old model serves on."""
+    version = json.loads((bundle / "manifest.json").read_text())["version"]
+    reply = console.request(f"{DEV}/cmd/model_update", update_args(bundle, url=url))
+    assert reply["ok"] is True, reply
+    state = final_state(console, version)
+    assert (state["state"], state["code"]) == ("rejected", code), state
+    for text in reason:
+        assert text in state["reason"]
+    assert daemon.models["demo"].spec.version == "1.0.0"
+
+
 def test_an_update_from_a_url_resumes_a_broken_download_and_goes_active(
     tmp_path: Path,
     key: Key,
@@ -165,15 +180,14 @@ def test_a_tar_that_is_not_the_signed_bundle_is_rejected(
     bundle = make_bundle(tmp_path / "v130", key.path, "1.3.0")
     with tarfile.open(tmp_path / "www" / "other.tar", "w") as tar:
         tar.add(bundle / "labels.txt", arcname="labels.txt")
-    reply = console.request(
-        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/other.tar")
+    assert_rejected(
+        console,
+        daemon,
+        bundle,
+        f"{server.url}/other.tar",
+        "tampered",
+        "the archive is not this bundle",
     )
-    assert reply["ok"] is True, reply
-    state = final_state(console, "1.3.0")
-    assert state["state"] == "rejected"
-    assert state["code"] == "tampered"
-    assert "the archive is not this bundle" in state["reason"]
-    assert daemon.models["demo"].spec.version == "1.0.0"
 
 
 def test_a_served_file_longer_than_the_manifest_says_is_rejected(
@@ -182,15 +196,15 @@ def test_a_served_file_longer_than_the_manifest_says_is_rejected(
     bundle = make_bundle(tmp_path / "www" / "v140", key.path, "1.4.0")
     with (bundle / "labels.txt").open("a") as f:  # changed after signing
         f.write("intruder\n")
-    reply = console.request(
-        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/v140")
+    assert_rejected(
+        console,
+        daemon,
+        bundle,
+        f"{server.url}/v140",
+        "tampered",
+        "more than the",
+        "labels.txt",
     )
-    assert reply["ok"] is True, reply
-    state = final_state(console, "1.4.0")
-    assert (state["state"], state["code"]) == ("rejected", "tampered")
-    assert "more than the" in state["reason"]
-    assert "labels.txt" in state["reason"]
-    assert daemon.models["demo"].spec.version == "1.0.0"
 
 
 def test_a_download_that_never_completes_is_rejected_and_the_old_model_serves(
@@ -198,17 +212,14 @@ def test_a_download_that_never_completes_is_rejected_and_the_old_model_serves(
 ) -> None:
     bundle = make_bundle(tmp_path / "www" / "v2", key.path, "2.0.0")
     server.cut_always["v2/conveyor_int8.tflite"] = 5_000
-    console.request(
-        f"{DEV}/cmd/model_update", update_args(bundle, url=f"{server.url}/v2")
+    assert_rejected(
+        console,
+        daemon,
+        bundle,
+        f"{server.url}/v2",
+        "fetch_failed",
+        "failed after 4 attempts: connection closed after 20000 of 29272",
     )
-    state = final_state(console, "2.0.0")
-    assert state["state"] == "rejected"
-    assert state["code"] == "fetch_failed"
-    assert (
-        "failed after 4 attempts: connection closed after 20000 of 29272"
-        in (state["reason"])
-    )
-    assert daemon.models["demo"].spec.version == "1.0.0"
 
 
 def test_an_update_signed_by_an_unknown_key_is_refused_before_any_download(
