@@ -30,7 +30,7 @@ def candidate_from_accelerator(
         options = BackendOptions(
             threads=acc.threads,
             hint=acc.hint,
-            streams=acc.streams or 1,
+            streams=acc.streams or 0,  # 0: see OpenVINOBackend.preferred_workers
             cache_dir=config.openvino_cache_dir(acc),
         )
     elif isinstance(acc, LiteRTConfig):

@@ -92,11 +92,20 @@ class OpenVINOBackend:
         self._request = self._compiled.create_infer_request()
         self._queue: Any = None
         self._queue_lock = threading.Lock()
+        self._streams, self._hint = options.streams, options.hint
         log.debug("compiled %s on openvino:%s %s", model_path, device, config)
 
     @property
     def preferred_workers(self) -> int:
-        """How many requests keep this device busy (the runtime's own number)."""
+        """How many workers, each with its own request, keep this device busy: the
+        configured ``streams``; else, with the throughput hint, twice the runtime's
+        optimal number of requests, so that a request waits at each of the device's
+        streams while the other workers prepare their next frames (a worker's own
+        request is idle while it preprocesses and decodes); else the optimal number."""
+        if self._streams:
+            return self._streams
+        if self._hint == "throughput":
+            return 2 * self.optimal_requests
         return self.optimal_requests
 
     def fork(self) -> OpenVINOBackend:

@@ -87,7 +87,9 @@ class OpenVINOConfig(ConfigModel):
     streams: int | None = Field(
         default=None,
         ge=1,
-        description="Infer requests in flight; default: what the runtime recommends.",
+        description="Infer requests in flight, one worker each; default: what the "
+        "runtime recommends, twice that with hint throughput (a request waits at each "
+        "device stream while the others' frames are prepared).",
     )
     threads: int = Field(
         default=0, ge=0, description="CPU threads; 0 lets OpenVINO decide."

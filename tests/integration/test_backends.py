@@ -270,3 +270,32 @@ def test_openvino_caches_compiled_models_so_a_restart_does_not_recompile(
         sorted(cache.iterdir()) == blobs
     )  # the second load reads it, writes nothing new
     assert [b.stat().st_mtime_ns for b in blobs] == stamps
+
+
+def test_openvino_workers_follow_the_hint_and_the_configured_streams(
+    models: Path, tmp_path: Path
+) -> None:
+    from edgeinfer.config import parse_config
+    from edgeinfer.loading import model_spec
+
+    def workers(accelerator: str) -> tuple[int, int]:
+        """(workers the daemon runs, the runtime's optimal number of requests)."""
+        path = models / "mobilenet_v1_0.25_128_quant.tflite"
+        config = parse_config(
+            f"state_dir: {tmp_path}\n"
+            f"models:\n  m: {{path: {path}, accelerators: [{accelerator}]}}\n",
+            "device.yaml",
+        )
+        model = Model.load(model_spec(config, "m"))
+        try:
+            return model.backend.preferred_workers, model.backend.optimal_requests  # type: ignore[attr-defined]
+        finally:
+            model.close()
+
+    chosen, optimal = workers("{kind: openvino, device: CPU}")
+    assert chosen == optimal  # latency: the runtime's own number
+    chosen, optimal = workers("{kind: openvino, device: CPU, hint: throughput}")
+    # One request waits at each device stream while the other workers preprocess.
+    assert chosen == 2 * optimal
+    chosen, _ = workers("{kind: openvino, device: CPU, hint: throughput, streams: 3}")
+    assert chosen == 3
