@@ -32,6 +32,7 @@ def candidate_from_accelerator(
             hint=acc.hint,
             streams=acc.streams or 0,  # 0: see OpenVINOBackend.preferred_workers
             cache_dir=config.openvino_cache_dir(acc),
+            extra={"precision": acc.precision} if acc.precision else {},
         )
     elif isinstance(acc, LiteRTConfig):
         extra = {"delegate_path": str(acc.delegate_path)} if acc.delegate_path else {}

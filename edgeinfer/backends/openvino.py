@@ -76,6 +76,8 @@ class OpenVINOBackend:
             config["INFERENCE_NUM_THREADS"] = options.threads
         if options.streams > 1 and options.hint == "throughput":
             config["PERFORMANCE_HINT_NUM_REQUESTS"] = options.streams
+        if precision := options.extra.get("precision"):
+            config["INFERENCE_PRECISION_HINT"] = precision
         if options.cache_dir is not None:
             options.cache_dir.mkdir(parents=True, exist_ok=True)
             config["CACHE_DIR"] = str(options.cache_dir)

@@ -94,6 +94,12 @@ class OpenVINOConfig(ConfigModel):
     threads: int = Field(
         default=0, ge=0, description="CPU threads; 0 lets OpenVINO decide."
     )
+    precision: Literal["f32", "bf16", "f16"] | None = Field(
+        default=None,
+        description="Inference precision of the float parts of the model; default: "
+        "the runtime's choice for the device (bf16 on CPUs that have it, f16 on GPU "
+        "and NPU); f32 gives the same results as the model's own float arithmetic.",
+    )
     cache_dir: ConfigPath | None = Field(
         default=None,
         description="Compiled-model cache, so a restart does not recompile; "
