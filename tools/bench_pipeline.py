@@ -240,8 +240,8 @@ def benchmark_app(seconds: float) -> float:
 
 
 BARE_LOOP = """
-import os, re, sys, time
-import cv2, numpy as np
+import os, sys, time
+import cv2
 kind, model, video, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 if kind == "litert":
     from ai_edge_litert.interpreter import Interpreter
