@@ -54,6 +54,8 @@ def make_classifier(path: Path, seed: int = 3) -> Path:
 
 
 def test_onnxruntime_and_openvino_agree_on_an_onnx_model(tmp_path: Path) -> None:
+    import openvino
+
     from edgeinfer.config import parse_config
     from edgeinfer.loading import model_spec
 
@@ -72,6 +74,10 @@ def test_onnxruntime_and_openvino_agree_on_an_onnx_model(tmp_path: Path) -> None
             "device.yaml",
         )
         model = Model.load(model_spec(config, "m"))
+        if "f32" in accelerator:  # what the runtime compiled for, on any CPU
+            compiled = model.backend._compiled  # type: ignore[attr-defined]
+            precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+            assert precision == openvino.Type.f32
         assert model.task == "classification"
         assert model.preprocessor.nchw
         results = [model.predict(f) for f in frames]
