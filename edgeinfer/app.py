@@ -31,6 +31,7 @@ from edgeinfer.pipeline.gate import MotionGate
 from edgeinfer.pipeline.slots import FrameHub
 from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.pipeline.vision import ModelWorkers
+from edgeinfer.postprocess.results import Result
 from edgeinfer.rules.alert import Alert
 from edgeinfer.rules.detector import DetectorRule
 from edgeinfer.rules.drift import DriftRule
@@ -95,9 +96,11 @@ class Daemon:
         self._sensor_threads: list[threading.Thread] = []
         self._alert_lock = threading.Lock()
         self.rules: dict[str, StreamRules] = {}
-        # Fleet control: what snapshots show, what a config change left pending.
+        # Fleet control: what snapshots show, what a config change left pending. The
+        # newest frame and the newest result, which is of an older frame: keeping that
+        # frame too would hold one more full image per camera.
         self.latest_frames: dict[str, Frame] = {}
-        self.latest_results: dict[str, Inference] = {}
+        self.latest_results: dict[str, Result] = {}
         self.restart_required: list[str] = []
         self.metrics = MetricsRegistry(self.status, config.state_dir)
         self.fleet: FleetLink | None = None
@@ -212,7 +215,7 @@ class Daemon:
 
     def _on_inference(self, inference: Inference) -> None:
         frame = inference.frame
-        self.latest_results[frame.stream] = inference
+        self.latest_results[frame.stream] = inference.result
         t0 = time.perf_counter()
         alerts = self.rules[frame.stream].on_inference(inference)
         stats = self.stats[frame.stream]

@@ -59,10 +59,8 @@ def snapshot(ctx: CommandContext, args: SnapshotArgs) -> dict[str, Any]:
             "stream is ok",
             code="unavailable",
         )
-    inference = daemon.latest_results.get(args.stream) if args.annotate else None
-    jpeg = encode_snapshot(
-        frame.image, inference.result if inference else None, args.quality
-    )
+    result = daemon.latest_results.get(args.stream) if args.annotate else None
+    jpeg = encode_snapshot(frame.image, result, args.quality)
     taken = iso_time(frame.timestamp)
     sent = ctx.bus.publish_snapshot(
         args.stream, jpeg, {"timestamp": taken, "seq": frame.seq}
