@@ -210,8 +210,8 @@ telemetry: {{interval_s: 3600}}""",
         power_safe,
     )
     rx = Receiver(port, "edgeinfer/bench/alerts", "bench/plain")
+    publisher = Publisher(port)  # exits with this tool if what follows fails
     proc = daemon(path, folder / "daemon.log", code)
-    publisher = Publisher(port)
     sent: dict[int, float] = {}
     try:
         line.wait_open()
