@@ -1,51 +1,25 @@
-"""The ``edgeinfer`` command line: one module per command group, joined here.
+"""The ``edgeinfer`` command line.
 
 Every command turns an ``EdgeinferError`` into one line on stderr and exit status 1
-(2 for usage errors); ``--debug`` shows the traceback instead.
+(2 for usage errors); ``--debug`` shows the traceback instead. ``edgeinfer run``, the
+daemon, goes straight to ``edgeinfer.cli.daemon`` without importing the CLI framework;
+every other command is in the Typer app of ``edgeinfer.cli.app``.
 """
 
 from __future__ import annotations
 
-import typer
-
-from edgeinfer.cli import (
-    alerts,
-    bench,
-    camera,
-    config,
-    devices,
-    doctor,
-    fleet,
-    infer,
-    models,
-    run,
-    serialport,
-    status,
-)
-from edgeinfer.cli._common import run_app
-
-app = typer.Typer(
-    name="edgeinfer",
-    help="Edge inference runtime: run quantized models on the best local accelerator.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command("infer")(infer.infer_command)
-app.command("bench")(bench.bench_command)
-app.command("devices")(devices.devices_command)
-app.command("run")(run.run_command)
-app.command("replay")(run.replay_command)
-app.command("status")(status.status_command)
-app.command("doctor")(doctor.doctor_command)
-app.add_typer(config.app, name="config")
-app.add_typer(camera.app, name="camera")
-app.add_typer(serialport.app, name="serial")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(models.app, name="models")
-app.add_typer(fleet.app, name="fleet")
+import sys
 
 
 def main() -> None:
     """Entry point of the ``edgeinfer`` console script."""
-    run_app(app)
+    argv = [arg for arg in sys.argv[1:] if arg != "--debug"]
+    debug = len(argv) < len(sys.argv) - 1
+    if argv[:1] == ["run"]:
+        from edgeinfer.cli import daemon  # noqa: PLC0415
+
+        daemon.main(argv[1:], debug)
+    from edgeinfer.cli._common import run_app  # noqa: PLC0415
+    from edgeinfer.cli.app import app  # noqa: PLC0415
+
+    run_app(app, argv, debug)

@@ -2,52 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
-from edgeinfer.errors import EdgeinferError
+from edgeinfer.cli._output import SET_HELP, guarded
 
-log = logging.getLogger("edgeinfer")
 T = TypeVar("T")
 
-_debug = False
 
-
-def run_app(app: typer.Typer) -> NoReturn:
-    """Run a Typer app; map edgeinfer errors to one line and a non-zero exit."""
-    global _debug  # noqa: PLW0603 -- one process-wide switch read by the error handler
-    argv = sys.argv[1:]
-    if "--debug" in argv:
-        argv.remove("--debug")
-        _debug = True
-    logging.basicConfig(
-        level=logging.DEBUG if _debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        app(args=argv, prog_name="edgeinfer", standalone_mode=True)
-    except EdgeinferError as err:
-        if _debug:
-            raise
-        fail(str(err))
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(0)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
-    sys.exit(code)
+def run_app(app: typer.Typer, argv: list[str], debug: bool) -> NoReturn:
+    """Run a Typer app on ``argv``; edgeinfer errors become one line and exit 1."""
+    guarded(lambda: app(args=argv, prog_name="edgeinfer", standalone_mode=True), debug)
 
 
 def is_terminal() -> bool:
@@ -89,21 +60,13 @@ def with_progress(work: Callable[[], T], seconds: float, label: str) -> T:
     return done[0]
 
 
-def print_json(obj: Any) -> None:
-    """Print one compact JSON object on its own line and flush (for pipes)."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-    sys.stdout.flush()
-
-
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
         metavar="KEY=VALUE",
         # The backslash keeps rich from reading the brackets as markup.
-        help="Override a config key, e.g. --set mqtt.port=1884 or "
-        "--set accelerators=\\[npu,cpu]; repeatable. VALUE is YAML; relative paths "
-        "resolve against the config file's directory.",
+        help=SET_HELP.replace("[", "\\["),
     ),
 ]
 """The ``--set`` option of every command that reads a config file."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from edgeinfer.cli.run import DEFAULT_CONFIG
+from edgeinfer.cli.daemon import DEFAULT_CONFIG
 
 DEFAULT_SOCKET = Path("/var/lib/edgeinfer/control.sock")
 """Where the packaged service listens (StateDirectory=edgeinfer)."""

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from edgeinfer.cli._common import SetOption, print_json
-from edgeinfer.cli.run import DEFAULT_CONFIG
+from edgeinfer.cli._common import SetOption
+from edgeinfer.cli._output import print_json
+from edgeinfer.cli.daemon import DEFAULT_CONFIG
 from edgeinfer.errors import ConfigError
 
 app = typer.Typer(help="Read the local alert log.", no_args_is_help=True)

@@ -8,7 +8,7 @@ import typer
 
 from edgeinfer.backends.select import select_backend
 from edgeinfer.bench import BenchResult, run_bench
-from edgeinfer.cli._common import SetOption, is_terminal, print_json, with_progress
+from edgeinfer.cli._common import SetOption, is_terminal, with_progress
 from edgeinfer.cli._model import (
     BackendOpt,
     ConfigOpt,
@@ -18,6 +18,7 @@ from edgeinfer.cli._model import (
     ThreadsOpt,
     build_spec,
 )
+from edgeinfer.cli._output import print_json
 
 
 def bench_command(

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from edgeinfer.cli._common import SetOption, print_json
+from edgeinfer.cli._common import SetOption
 from edgeinfer.cli._daemon import JsonOption, SocketOption
-from edgeinfer.cli.run import DEFAULT_CONFIG
+from edgeinfer.cli._output import print_json
+from edgeinfer.cli.daemon import DEFAULT_CONFIG
 from edgeinfer.errors import ConfigError, ServiceError, SourceError
 
 app = typer.Typer(help="Look through a camera.", no_args_is_help=True)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from edgeinfer.cli._common import SetOption, print_json
+from edgeinfer.cli._common import SetOption
+from edgeinfer.cli._output import print_json
 from edgeinfer.config import describe_accelerator, dump_config, load_config
 
 app = typer.Typer(help="Check config files.", no_args_is_help=True)

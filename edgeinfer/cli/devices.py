@@ -9,7 +9,8 @@ import typer
 
 from edgeinfer.backends import BACKENDS, backend_module
 from edgeinfer.backends.probe import DeviceReport
-from edgeinfer.cli._common import is_terminal, print_json
+from edgeinfer.cli._common import is_terminal
+from edgeinfer.cli._output import print_json
 
 
 def probe_all() -> list[DeviceReport]:

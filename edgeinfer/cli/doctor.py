@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from edgeinfer.cli._common import SetOption, is_terminal, print_json
+from edgeinfer.cli._common import SetOption, is_terminal
 from edgeinfer.cli._daemon import ConfigOption, JsonOption, SocketOption
-from edgeinfer.cli.run import DEFAULT_CONFIG
+from edgeinfer.cli._output import print_json
+from edgeinfer.cli.daemon import DEFAULT_CONFIG
 from edgeinfer.doctor import CheckResult, run_doctor
 
 MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}

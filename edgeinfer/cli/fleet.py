@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from edgeinfer.cli._common import fail, print_json
+from edgeinfer.cli._output import fail, print_json
 
 app = typer.Typer(
     help="Fleet console: devices, commands, pushes.", no_args_is_help=True

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from edgeinfer.cli._common import SetOption, fail, print_json
+from edgeinfer.cli._common import SetOption
 from edgeinfer.cli._model import (
     BackendOpt,
     ConfigOpt,
@@ -23,6 +23,7 @@ from edgeinfer.cli._model import (
     build_spec,
     load_model,
 )
+from edgeinfer.cli._output import fail, print_json
 from edgeinfer.errors import EdgeinferError, InputError
 from edgeinfer.model import Model
 from edgeinfer.postprocess.results import Result

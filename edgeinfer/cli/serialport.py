@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from edgeinfer.cli._common import print_json
+from edgeinfer.cli._output import print_json
 
 if TYPE_CHECKING:
     from edgeinfer.sources import Reading

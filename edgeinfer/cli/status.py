@@ -12,14 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from edgeinfer.cli._common import SetOption, is_terminal, print_json
+from edgeinfer.cli._common import SetOption, is_terminal
 from edgeinfer.cli._daemon import (
     ConfigOption,
     JsonOption,
     SocketOption,
     control_socket,
 )
-from edgeinfer.cli.run import DEFAULT_CONFIG
+from edgeinfer.cli._output import print_json
+from edgeinfer.cli.daemon import DEFAULT_CONFIG
 from edgeinfer.service.client import call
 
 RATE_WINDOW_S = 1.0

@@ -9,6 +9,21 @@ from typing import Any
 import numpy as np
 
 WINDOW = 1024
+_QS = np.array((0.50, 0.95, 0.99))
+
+
+def _linear_percentiles(values: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """``np.percentile``'s default (linear) method, for finite values.
+
+    NumPy's own pulls in ``numpy.ma`` on its first call (about 1 MB resident for the
+    daemon's lifetime) to handle NaN, which latencies never are.
+    """
+    ordered = np.sort(values)
+    pos = qs * (ordered.size - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, ordered.size - 1)
+    result: np.ndarray = ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    return result
 
 
 class LatencyWindow:
@@ -28,7 +43,7 @@ class LatencyWindow:
         n = min(self._n, self._buf.size)
         if n == 0:
             return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
-        p50, p95, p99 = np.percentile(self._buf[:n], (50, 95, 99))
+        p50, p95, p99 = _linear_percentiles(self._buf[:n], _QS)
         return {
             "p50": round(float(p50), 3),
             "p95": round(float(p95), 3),

@@ -162,6 +162,19 @@ def test_latency_window_percentiles() -> None:
     assert p["p99"] > p["p95"] > p["p50"]
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 100, 1024])
+def test_latency_percentiles_match_numpy(n: int) -> None:
+    values = np.random.default_rng(n).lognormal(1.0, 0.8, n)
+    win = LatencyWindow(size=1024)
+    for v in values:
+        win.add(float(v))
+    expected = np.percentile(values, (50, 95, 99))
+    got = win.percentiles()
+    assert [got["p50"], got["p95"], got["p99"]] == pytest.approx(
+        [round(float(e), 3) for e in expected], abs=1e-3
+    )
+
+
 def test_backoff_grows_to_its_cap() -> None:
     b = Backoff(initial=0.5, cap=4.0, jitter=0.0)
     assert [b.next() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
