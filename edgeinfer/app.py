@@ -4,9 +4,9 @@
                                         └──> model workers ──> rules ──> sinks
     serial thread ──> bounded queue (back-pressure) ──> sensor thread ──> rules ─> sinks
 
-Alerts go to the alert log, then to the sinks (the MQTT link first), and are on disk
-when ``emit`` returns. ``stop()`` stops the sources, lets the workers finish what is
-in flight, and closes the sinks.
+Alerts go to the alert log, then to the sinks (the MQTT link first); the stores fsync
+them in threads of their own, off the data path. ``stop()`` stops the sources, lets the
+workers finish what is in flight, and closes the sinks.
 
 With a broker configured (``mqtt.host``) the fleet link is one more sink, and the
 commands it receives act on the daemon through the methods under "fleet control".
@@ -242,14 +242,14 @@ class Daemon:
                 log.exception("rules failed on %s reading %d", name, reading.seq)
 
     def emit(self, alert: Alert) -> None:
-        """Record ``alert`` in the alert log, hand it to every sink, and return once
-        it is on disk.
+        """Record ``alert`` in the alert log and hand it to every sink.
 
         The log takes the alert first (it is in the log's WAL, safe from a crash,
         before anything leaves the device), then the sinks, the MQTT link first: it
-        stores the alert in its outbox and publishes it at once. Both stores fsync
-        while the alert is on its way; nothing after this call (the next reading)
-        runs before the alert is durable.
+        stores the alert in its outbox and publishes it at once. Each store's own
+        thread fsyncs it (safe from a power loss) while it is on its way and the
+        stream goes on: a slow disk never holds up the next sample or frame, and
+        alerts raised meanwhile are flushed together.
         """
         with self._alert_lock:
             self.alert_log.append(alert, sync=False)
@@ -263,7 +263,7 @@ class Daemon:
                         "sink %s failed on alert %s", type(sink).__name__, alert.id
                     )
         finally:
-            self.alert_log.sync()
+            self.alert_log.sync(wait=False)
 
     # -- running --------------------------------------------------------------------
     def finished(self) -> bool:
@@ -336,6 +336,7 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
             "streams": streams,
             "models": models,
+            "alert_log": {"flush_failures": self.alert_log.flush_failures},
         }
         if self.fleet is not None:
             out["mqtt"] = self.fleet.status()

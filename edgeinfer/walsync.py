@@ -1,24 +1,28 @@
-"""Flush a SQLite database's write-ahead log when the caller chooses.
+"""Flush a SQLite database's write-ahead log off the data path.
 
 The alert log and the outbox commit with ``synchronous=NORMAL``: a commit is written
 to the WAL file (in the page cache, so it survives a crash or kill -9 of the process)
 without waiting for the disk. ``WalSync.flush`` then fsyncs that file, which makes
 every commit so far durable against power loss, exactly as ``synchronous=FULL`` would
-have done inside the commit. The difference is when: an alert can be handed to the
-MQTT sender first and flushed while it is on its way to the broker, so the disk and
-the network wait side by side instead of one after the other.
+have done inside the commit. The difference is when and where: ``flush_soon`` leaves
+the fsync to a thread of the store's own, so an alert is handed to the MQTT sender and
+the stream goes on to its next sample or frame while the disk flushes. On an SD card
+an fsync can take tens of milliseconds; done in line, two of them per alert would hold
+up every alert and frame behind them. Commits that arrive while a flush runs are
+flushed together by the next one (a group commit).
 
 The WAL's frames carry salts and checksums, so whatever part of an unflushed commit
 reaches the disk before a power loss, SQLite recovers to a whole commit, never half.
 
 Checkpoints (copying the WAL back into the database, with two more fsyncs) are taken
 off the commit path too: the connections turn SQLite's automatic checkpoint off, and
-``flush`` runs one after every ``CHECKPOINT_EVERY`` commits, once the commit it
-flushes has been handed on.
+``flush`` runs one after every ``CHECKPOINT_EVERY`` commits on a connection of its own,
+so that writers never wait for it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -26,18 +30,27 @@ from pathlib import Path
 
 CHECKPOINT_EVERY = 256  # commits between two checkpoints (a few MB of WAL at most)
 
+log = logging.getLogger(__name__)
+
 
 class WalSync:
     """Flushes and checkpoints the WAL of ``db``, whose users hold ``lock`` while
-    they use it; safe across threads, cheap when called often."""
+    they commit; safe across threads, cheap when called often."""
 
     def __init__(self, database: Path, db: sqlite3.Connection, lock: threading.Lock):
+        self.database = database
         self.path = Path(f"{database}-wal")
-        self._db = db
+        self.flushes = 0  # fsyncs done
+        self.failures = 0  # flushes or checkpoints that failed (logged)
         self._db_lock = lock
         self._commits = 0
         self._fd: int | None = None
-        self._lock = threading.Lock()
+        self._checkpointer: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one flush at a time
+        self._asked = threading.Condition()
+        self._pending: bool | None = None  # a flush asked for: with fsync or not
+        self._closed = False
+        self._thread: threading.Thread | None = None
         db.execute("PRAGMA wal_autocheckpoint=0")  # see ``flush``
 
     def committed(self) -> None:
@@ -46,24 +59,73 @@ class WalSync:
 
     def flush(self, fsync: bool = True) -> None:
         """With ``fsync``, make every commit so far durable (fsync of the WAL file);
-        then checkpoint if enough commits have gathered."""
-        if fsync:
-            with self._lock:
+        then checkpoint if enough commits have gathered. Returns when done."""
+        with self._lock:
+            if fsync:
                 if self._fd is None and self.path.exists():
                     # The WAL stays while the connection is open (SQLite deletes it
                     # only when the last connection closes): one descriptor serves.
                     self._fd = os.open(self.path, os.O_RDONLY)
                 if self._fd is not None:
                     os.fsync(self._fd)
-        if self._commits >= CHECKPOINT_EVERY:
+                    self.flushes += 1
             with self._db_lock:
-                self._commits = 0
-                # PASSIVE: copies what no reader needs; never waits for anyone.
-                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                due = self._commits >= CHECKPOINT_EVERY
+                if due:
+                    self._commits = 0
+            if due:
+                if self._checkpointer is None:
+                    self._checkpointer = sqlite3.connect(
+                        self.database, check_same_thread=False, isolation_level=None
+                    )
+                    self._checkpointer.execute("PRAGMA wal_autocheckpoint=0")
+                # PASSIVE: copies what no reader needs; never waits for anyone, and
+                # on this connection no writer waits for it.
+                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def close_fd(self) -> None:
-        """Close the file descriptor (before the connection closes)."""
+    def flush_soon(self, fsync: bool = True) -> None:
+        """Ask for ``flush(fsync)`` in this store's flushing thread and return at
+        once; flushes asked for while one runs are done together, by the next."""
+        with self._asked:
+            if self._closed:
+                return
+            self._pending = bool(self._pending) or fsync
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"flush-{self.path.stem}", daemon=True
+                )
+                self._thread.start()
+            self._asked.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._asked:
+                while self._pending is None and not self._closed:
+                    self._asked.wait()
+                fsync, self._pending = self._pending, None
+                if fsync is None:  # closed, nothing left to flush
+                    return
+            try:
+                self.flush(fsync)
+            except (OSError, sqlite3.Error):
+                # The commits stay in the WAL (safe from a crash); the next flush
+                # tries again. Logged and counted, never fatal to the daemon.
+                self.failures += 1
+                log.exception("flushing %s failed", self.path)
+
+    def close(self) -> None:
+        """Finish the flushes asked for, stop the thread, close what it opened.
+        The caller closes the database afterwards (which checkpoints it)."""
+        with self._asked:
+            self._closed = True
+            self._asked.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

@@ -6,8 +6,9 @@
 
 Nothing here blocks the data path on the network: ``on_alert`` stores the alert and
 returns; the sender thread publishes when the broker is there. A stored message is
-handed to the sender before its fsync, so the disk flush and the publish overlap;
-``send`` returns once the message is on disk. ``stop`` sends the
+handed to the sender as soon as it is in the outbox's WAL (safe from a crash), and the
+outbox's own thread fsyncs it while it is published: ``send`` never waits for the
+disk. ``stop`` sends the
 offline status (the last will covers a crash) and leaves what is unsent in the outbox
 for the next start.
 """
@@ -135,7 +136,7 @@ class FleetLink:
             # In the WAL already (safe from a crash): publish while the disk flushes.
             if result.seq:  # 0: a message with this id is stored already
                 self.sender.offer(message, result.seq)
-        self.outbox.sync()
+        self.outbox.sync(wait=False)  # the outbox's thread flushes meanwhile
         if result.dropped_alerts:
             self._report_loss(result.dropped_alerts)
 

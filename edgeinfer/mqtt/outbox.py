@@ -4,8 +4,9 @@ deleted only when the broker has acknowledged it.
 SQLite in WAL mode. ``put`` writes the message to the WAL file, where it survives a
 crash or kill -9 of the process; with ``power_safe`` it also fsyncs it, so that it
 survives a power loss. ``put(message, sync=False)`` leaves that fsync to ``sync()``:
-the fleet link hands the stored message to the sender first and flushes while it is
-being published (see ``edgeinfer.walsync``). Without ``power_safe`` nothing is
+the fleet link hands the stored message to the sender first, and ``sync(wait=False)``
+has the outbox's own thread flush while it is being published and the stream goes on
+(see ``edgeinfer.walsync``). Without ``power_safe`` nothing is
 flushed except at SQLite's checkpoints.
 ``pending`` hands out what to send in order (by kind priority, then by sequence: each
 topic stays in order). Acknowledgements are deleted in batches because losing one
@@ -76,6 +77,7 @@ class OutboxStats:
     acked: int = 0
     evicted: int = 0
     dropped_alerts: int = 0
+    flush_failures: int = 0  # background fsyncs or checkpoints that failed (logged)
 
     def to_json(self) -> dict[str, Any]:
         """Plain counters for status and telemetry."""
@@ -87,6 +89,7 @@ class OutboxStats:
             "acked": self.acked,
             "evicted": self.evicted,
             "dropped_alerts": self.dropped_alerts,
+            "flush_failures": self.flush_failures,
         }
 
 
@@ -164,9 +167,13 @@ class Outbox:
             self.sync()
         return result
 
-    def sync(self) -> None:
-        """With ``power_safe``, flush every message stored so far to the disk."""
-        self._wal.flush(fsync=self.power_safe)
+    def sync(self, wait: bool = True) -> None:
+        """With ``power_safe``, flush every message stored so far to the disk;
+        without ``wait`` in the outbox's flushing thread, returning at once."""
+        if wait:
+            self._wal.flush(fsync=self.power_safe)
+        else:
+            self._wal.flush_soon(fsync=self.power_safe)
 
     def _put_bounded(
         self, message: Message, props: str, replace_topic: bool
@@ -315,6 +322,7 @@ class Outbox:
                 acked=s.acked,
                 evicted=s.evicted,
                 dropped_alerts=s.dropped_alerts,
+                flush_failures=self._wal.failures,
             )
 
     def __len__(self) -> int:
@@ -322,10 +330,10 @@ class Outbox:
             return int(self._count)
 
     def close(self) -> None:
-        """Checkpoint the WAL and close."""
+        """Finish the flushes asked for, checkpoint the WAL and close."""
+        self._wal.close()
         with self._lock:
             self._db.close()
-            self._wal.close_fd()
 
 
 def _row_message(row: tuple[Any, ...]) -> Message:

@@ -3,7 +3,8 @@
 An alert is in the log once ``append`` returns, and stays through kill -9 and power
 loss: the WAL is fsynced after the commit. ``append(alert, sync=False)`` leaves that
 flush to a later ``sync()`` (the alert already survives kill -9), so that the daemon
-can hand the alert to its sinks first and flush while they work. The log is bounded
+can hand the alert to its sinks first; ``sync(wait=False)`` has the log's own thread
+flush while the stream goes on (see ``edgeinfer.walsync``). The log is bounded
 both in alerts (``max_rows``) and in bytes (``max_bytes``): past the byte bound the
 snapshots of the oldest alerts go first (the alert itself is the record that matters),
 then the oldest alerts. Freed pages are reused, so the file stops growing at the bound:
@@ -93,9 +94,19 @@ class AlertLog:
             self.sync()
         return seq
 
-    def sync(self) -> None:
-        """Flush every alert appended so far to the disk (one fsync)."""
-        self._wal.flush(fsync=True)
+    def sync(self, wait: bool = True) -> None:
+        """Flush every alert appended so far to the disk (one fsync); without
+        ``wait`` in the log's flushing thread, returning at once."""
+        if wait:
+            self._wal.flush(fsync=True)
+        else:
+            self._wal.flush_soon(fsync=True)
+
+    @property
+    def flush_failures(self) -> int:
+        """Background fsyncs or checkpoints that failed (each logged; the alerts stay
+        in the WAL, safe from a crash, and the next flush tries again)."""
+        return self._wal.failures
 
     def used_bytes(self) -> int:
         """Bytes of the database in use (pages not on the free list)."""
@@ -150,7 +161,7 @@ class AlertLog:
             return int(self._db.execute("SELECT count(*) FROM alerts").fetchone()[0])
 
     def close(self) -> None:
-        """Checkpoint the WAL and close."""
+        """Finish the flushes asked for, checkpoint the WAL and close."""
+        self._wal.close()
         with self._lock:
             self._db.close()
-            self._wal.close_fd()
