@@ -40,7 +40,6 @@ class WalSync:
     def __init__(self, database: Path, db: sqlite3.Connection, lock: threading.Lock):
         self.database = database
         self.path = Path(f"{database}-wal")
-        self.flushes = 0  # fsyncs done
         self.failures = 0  # flushes or checkpoints that failed (logged)
         self._db_lock = lock
         self._commits = 0
@@ -68,7 +67,6 @@ class WalSync:
                     self._fd = os.open(self.path, os.O_RDONLY)
                 if self._fd is not None:
                     os.fsync(self._fd)
-                    self.flushes += 1
             with self._db_lock:
                 due = self._commits >= CHECKPOINT_EVERY
                 if due:

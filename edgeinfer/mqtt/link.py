@@ -8,9 +8,8 @@ Nothing here blocks the data path on the network: ``on_alert`` stores the alert 
 returns; the sender thread publishes when the broker is there. A stored message is
 handed to the sender as soon as it is in the outbox's WAL (safe from a crash), and the
 outbox's own thread fsyncs it while it is published: ``send`` never waits for the
-disk. ``stop`` sends the
-offline status (the last will covers a crash) and leaves what is unsent in the outbox
-for the next start.
+disk. ``stop`` sends the offline status (the last will covers a crash) and leaves what
+is unsent in the outbox for the next start.
 """
 
 from __future__ import annotations
