@@ -126,6 +126,17 @@ class CameraStreamConfig(_StreamBase):
         description="Network streams: seconds to wait for the stream to open and "
         "for each frame before reconnecting.",
     )
+    decode_threads: int | None = Field(
+        default=None,
+        ge=0,
+        description="Files and network streams: FFmpeg decoder threads. Unset: 1 "
+        "where frames come at the source's pace (network streams, files with "
+        "realtime), which hands each frame on as soon as it is decoded, with the "
+        "least memory and CPU; FFmpeg's default (one per core) for a file read as "
+        "fast as it decodes, where decoding ahead on every core gives the most "
+        "frames/s. 0: FFmpeg's default always; each thread past the first holds "
+        "one more frame back.",
+    )
 
 
 class SerialStreamConfig(_StreamBase):

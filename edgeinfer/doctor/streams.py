@@ -46,7 +46,9 @@ def check_camera(stream: CameraStreamConfig, timeout_s: float = 5.0) -> CheckRes
             "edgeinfer",
         )
     t0 = time.perf_counter()
-    capture = open_capture(source, min(stream.open_timeout_s, timeout_s))
+    timeout = min(stream.open_timeout_s, timeout_s)
+    threads = 1 if stream.decode_threads is None else stream.decode_threads
+    capture = open_capture(source, timeout, threads)  # one frame: no decoding ahead
     try:
         if not capture.isOpened():
             return failed(name, f"{source} does not open", _camera_fix(kind, stream))

@@ -78,6 +78,7 @@ def build_source(cfg: StreamConfig, sink: Callable[[Any], None]) -> Source:
             loop=cfg.loop,
             realtime=cfg.realtime,
             open_timeout_s=cfg.open_timeout_s,
+            decode_threads=cfg.decode_threads,
         )
     if isinstance(cfg, SerialStreamConfig):
         spec = LineSpec(

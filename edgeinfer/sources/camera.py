@@ -29,22 +29,33 @@ FPS_CAP_TOLERANCE_S = 0.002
 """A frame this early (s) still meets the fps cap: timestamps jitter."""
 
 
-def open_capture(source: str, timeout_s: float = 5.0) -> cv2.VideoCapture:
-    """A ``VideoCapture`` for ``source`` (check ``isOpened()``); timeouts in s."""
+def open_capture(
+    source: str, timeout_s: float = 5.0, decode_threads: int = 0
+) -> cv2.VideoCapture:
+    """A ``VideoCapture`` for ``source`` (check ``isOpened()``); timeouts in s.
+
+    ``decode_threads`` sets FFmpeg's decoder threads for URLs and files (0: its
+    default, one per core). FFmpeg decodes frames in parallel by holding back one
+    frame per extra thread, so one thread hands each frame on at once, with the
+    least memory and CPU; more decode a large stream faster where decoding is the
+    limit.
+    """
     kind = camera_source_kind(source)
     if kind == "index":
         return cv2.VideoCapture(int(source))
     if kind == "device":
         return cv2.VideoCapture(source, cv2.CAP_V4L2)
+    params = [cv2.CAP_PROP_N_THREADS, decode_threads] if decode_threads else []
     if kind == "url":
         ms = int(timeout_s * 1000)
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            ms,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            ms,
-        ]
+        params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms]
+        params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
         return cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+    if params:
+        capture = cv2.VideoCapture(source, cv2.CAP_ANY, params)
+        if capture.isOpened():
+            return capture
+        capture.release()  # a backend that takes no thread count: open it plainly
     return cv2.VideoCapture(source)
 
 
@@ -98,6 +109,9 @@ class CameraSource(ThreadedSource):
     ``loop`` rewinds at the end and ``realtime`` paces reads at the file's rate.
     A file that ends without ``loop`` leaves the source offline ("end of file") with
     ``finished`` set. ``open_timeout_s`` bounds opening and each read of a URL.
+    ``decode_threads`` is FFmpeg's thread count for files and URLs (see
+    ``open_capture``); None: one where frames come at the source's pace, FFmpeg's
+    default for a file read as fast as it decodes.
     """
 
     _log = log
@@ -112,6 +126,7 @@ class CameraSource(ThreadedSource):
         loop: bool = False,
         realtime: bool = True,
         open_timeout_s: float = 5.0,
+        decode_threads: int | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         super().__init__(name, backoff)
@@ -119,6 +134,9 @@ class CameraSource(ThreadedSource):
         self.kind = camera_source_kind(source)
         self.fps_cap, self.loop, self.realtime = fps_cap, loop, realtime
         self.open_timeout_s = open_timeout_s
+        if decode_threads is None:
+            decode_threads = 0 if self.kind == "file" and not realtime else 1
+        self.decode_threads = decode_threads
         self._seq = 0
         self._next_due = 0.0
 
@@ -145,7 +163,7 @@ class CameraSource(ThreadedSource):
     def _open(self) -> cv2.VideoCapture | None:
         if self.kind == "file" and not Path(self.source).is_file():
             return None
-        capture = open_capture(self.source, self.open_timeout_s)
+        capture = open_capture(self.source, self.open_timeout_s, self.decode_threads)
         if capture.isOpened():
             return capture
         capture.release()
@@ -168,6 +186,12 @@ class CameraSource(ThreadedSource):
         started, clock = time.time(), time.monotonic()
         file_clock, rewound = FileClock(capture), False
         while not self._stop.is_set():
+            # A file in real time: decode each frame when it is due, as a camera's
+            # frame arrives, not while the frame before is still being worked on.
+            if is_file and self.realtime:
+                due = clock + file_clock.upcoming()
+                if self._stop.wait(due - time.monotonic()):
+                    return False
             if not capture.grab():
                 if is_file and self.loop and not rewound:
                     rewound = capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -242,6 +266,12 @@ class FileClock:
             self.step = position - self.last
         self.last = position
         return position
+
+    def upcoming(self) -> float:
+        """Where the next frame should be, one step after the last (s)."""
+        if self.last is None:
+            return self.offset
+        return self.last + (self.step or self.period)
 
     def rewind(self) -> None:
         """The file starts again: the next frame comes one step after the last."""

@@ -20,8 +20,10 @@ import cv2
 import numpy as np
 import pytest
 
+from edgeinfer.config.streams import CameraStreamConfig
 from edgeinfer.errors import SourceError
 from edgeinfer.sources import Backoff, CameraSource, Frame, Health, iter_video
+from edgeinfer.sources.camera import open_capture
 from edgeinfer.testing import FakeCamera
 
 pytestmark = pytest.mark.integration
@@ -122,6 +124,43 @@ def test_looping_file_rewinds_with_increasing_timestamps(clip: Path) -> None:
     source.stop()
     stamps = [stamp for _, stamp, _ in sink.frames]
     assert all(b > a for a, b in itertools.pairwise(stamps))
+
+
+def decoder_threads() -> list[str]:
+    """Names of FFmpeg's frame-decoding threads in this process."""
+    tasks = Path("/proc/self/task").iterdir()
+    names = [(t / "comm").read_text().strip() for t in tasks]
+    return [n for n in names if n.startswith("av:")]
+
+
+def test_paced_streams_decode_on_one_thread_with_the_same_frames(clip: Path) -> None:
+    one, two = open_capture(str(clip), decode_threads=1), open_capture(str(clip), 0, 2)
+    try:
+        assert one.get(cv2.CAP_PROP_N_THREADS) == 1
+        assert two.get(cv2.CAP_PROP_N_THREADS) == 2
+        for _ in range(20):  # threads change when a frame comes out, not what it is
+            ok_one, a = one.read()
+            ok_two, b = two.read()
+            assert ok_one
+            assert ok_two
+            assert np.array_equal(a, b)
+        assert len(decoder_threads()) == 2  # the two-thread capture's
+    finally:
+        one.release()
+        two.release()
+
+    assert CameraStreamConfig(name="c", source=str(clip)).decode_threads is None
+    sink = FrameLog()
+    fast = CameraSource("clip", str(clip), sink, realtime=False)
+    assert fast.decode_threads == 0  # FFmpeg's own choice: decoding ahead
+    paced = CameraSource("clip", str(clip), sink, realtime=True)
+    assert paced.decode_threads == 1
+    paced.start()
+    try:
+        assert wait_for(lambda: len(sink) >= 5)
+        assert decoder_threads() == []
+    finally:
+        paced.stop()
 
 
 def test_realtime_file_is_paced_at_the_file_rate(clip: Path) -> None:
