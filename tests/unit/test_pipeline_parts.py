@@ -121,6 +121,41 @@ def test_workers_on_one_stream_keep_its_frames_in_order() -> None:
     assert delivered == list(range(200))  # lossless with wait, and in order
 
 
+def test_waiting_sources_and_workers_are_woken_without_polling() -> None:
+    # Four sources wait for their slots, four workers for frames, with timeouts far
+    # longer than the run: a wake-up lost between them would stall it for seconds.
+    hub = FrameHub()
+    streams = [f"s{i}" for i in range(4)]
+    for name in streams:
+        hub.add_stream(name, StreamStats(), depth=2)
+    delivered: dict[str, list[int]] = {name: [] for name in streams}
+
+    def worker() -> None:
+        while (item := hub.take(timeout=30)) is not None:
+            f = item[0]
+            hub.finish(f, f.seq, delivered[f.stream].append)
+
+    def source(name: str) -> None:
+        for seq in range(300):
+            hub.put(frame(name, seq), wait=True)
+
+    workers = [threading.Thread(target=worker) for _ in range(4)]
+    sources = [threading.Thread(target=source, args=(n,)) for n in streams]
+    start = time.monotonic()
+    for t in workers + sources:
+        t.start()
+    for t in sources:
+        t.join(30)
+    while hub.pending() and time.monotonic() - start < 30:
+        time.sleep(0.001)
+    elapsed = time.monotonic() - start
+    hub.close()
+    for t in workers:
+        t.join(5)
+    assert all(d == list(range(300)) for d in delivered.values())
+    assert elapsed < 3.0  # 1200 hand-overs; one lost wake-up alone costs 0.2 s
+
+
 def test_gated_frame_replacing_an_ungated_one_still_runs() -> None:
     hub = FrameHub()
     hub.add_stream("cam", StreamStats())
