@@ -451,7 +451,7 @@ def main() -> None:
                 f"| (d) peak RSS of run, {name}{how}, MB (bare loop "
                 f"{bare['peak']:.0f}; anonymous {run['anon']:.0f} vs "
                 f"{bare['anon']:.0f}, file-backed {run['file']:.0f} vs "
-                f"{bare['file']:.0f}) | {limit} | {run['peak']:.0f} | ≤ {limit} |"
+                f"{bare['file']:.0f}) | {limit} | {run['peak']:.1f} | ≤ {limit} |"
             )
     print(f"| (e) sensor replay, samples/s | 50000 | {sensor:.0f} | ≥ 50000 |")
 
