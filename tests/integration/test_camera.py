@@ -22,7 +22,7 @@ import pytest
 
 from edgeinfer.config.streams import CameraStreamConfig
 from edgeinfer.errors import SourceError
-from edgeinfer.sources import Backoff, CameraSource, Frame, Health, iter_video
+from edgeinfer.sources import Backoff, CameraSource, Frame, Health, camera, iter_video
 from edgeinfer.sources.camera import open_capture
 from edgeinfer.testing import FakeCamera
 
@@ -171,6 +171,45 @@ def test_realtime_file_is_paced_at_the_file_rate(clip: Path) -> None:
     source.stop()
     # 25 frames/s of file time (40 ms apart): about 25 frames in one second.
     assert 15 <= len(sink) <= 35
+
+
+class GrabTimes:
+    """A real capture that notes the wall-clock time of each ``grab`` (the decode)."""
+
+    def __init__(self, capture: cv2.VideoCapture, times: list[float]) -> None:
+        self._capture, self._times = capture, times
+
+    def grab(self) -> bool:
+        self._times.append(time.time())
+        return bool(self._capture.grab())
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._capture, name)
+
+
+def test_a_realtime_file_decodes_each_frame_when_it_is_due(
+    clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decoding the next frame right after handing one on would take the cores from
+    # the worker busy with it; a camera's frame, too, is decoded when it arrives.
+    grabs: list[float] = []
+    real_open = camera.open_capture
+    monkeypatch.setattr(
+        camera, "open_capture", lambda *a: GrabTimes(real_open(*a), grabs)
+    )
+    sink = FrameLog()
+    source = CameraSource("clip", str(clip), sink, realtime=True)
+    source.start()
+    assert wait_for(lambda: len(sink) >= 12)
+    source.stop()
+    stamps = [stamp for _, stamp, _ in sink.frames]
+    # Frame n is due at its timestamp (the start plus its place in the file, 40 ms
+    # apart) and decoded then, not a frame's time early. The second frame's time is
+    # guessed from the header's frame rate (50 frames/s; the frames are 40 ms apart),
+    # the later ones from the step between the last two.
+    early = [due - grabbed for grabbed, due in zip(grabs, stamps, strict=False)]
+    assert len(early) >= 12
+    assert max(early[2:]) < 0.01
 
 
 # -- a network stream ----------------------------------------------------------------
