@@ -244,5 +244,11 @@ def test_tflite_reader_rejects_non_models(tmp_path: Path) -> None:
     bogus.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelLoadError, match="not a TFLite model"):
         read_tflite_info(bogus)
+    empty = tmp_path / "empty.tflite"
+    empty.touch()
+    with pytest.raises(ModelLoadError, match="not a TFLite model"):
+        read_tflite_info(empty)
     with pytest.raises(ModelLoadError, match="cannot read model"):
         read_tflite_info(tmp_path / "absent.tflite")
+    with pytest.raises(ModelLoadError, match="cannot read model"):
+        read_tflite_info(tmp_path)  # a folder
