@@ -1,20 +1,31 @@
 """The broker connection: paho-mqtt 2 on a thread of its own, reconnecting forever.
 
-One thread connects (TCP, TLS, CONNECT), runs paho's network loop while the session
+One thread connects (TCP, TLS, CONNECT), runs the network loop while the session
 lasts, and after a failure waits a capped exponential backoff with jitter before the
 next attempt, so a fleet that lost its broker does not come back in lockstep. The
 reason of the last failure is kept, in words that name the setting to fix.
 
-Other threads call ``publish`` at any time; paho queues the packet and wakes the
-network thread, which alone writes to the socket. Messages are not resent by paho
-after a reconnect: ``drop_out_messages`` clears them on connect and the owner of the
-messages (the outbox) sends everything unacknowledged again, in order.
+Other threads call ``publish`` at any time and write their packet to the socket
+themselves, so that it leaves at once rather than after the network thread has woken
+up for it. Reads and writes take turns under one lock (paho alone does not keep two
+writers apart, and a TLS session must not read and write at once); a publisher that
+finds the socket busy leaves its packet queued and wakes the network thread, which
+writes it. The loop is this module's own ``select`` over paho's ``loop_read``,
+``loop_write`` and ``loop_misc`` (paho's external-loop interface), so that paho does
+not wake the network thread for every packet a publisher has written already.
+
+Messages are not resent by paho after a reconnect: ``drop_out_messages`` clears them
+on connect and the owner of the messages (the outbox) sends everything unacknowledged
+again, in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -129,7 +140,7 @@ class Connection:
         self.v5 = config.protocol == "5"
         self._plain_properties: dict[tuple[int, str | None], Properties] = {}
         self.backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, 0.3)
-        self._client: paho.Client | None = None
+        self._client: _Client | None = None
         self._tls: ClientTlsContext | None = None
         self._stop = threading.Event()
         self._farewell: Message | None = None
@@ -138,6 +149,10 @@ class Connection:
         self._status = ConnectionStatus(State.DISCONNECTED, time.time())
         self._refusal = ""  # why the broker refused the session, set in on_connect
         self._last_socket_error = ""  # what paho logged when the socket failed
+        # wakes the network thread's select when a publisher left a packet queued
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -151,6 +166,9 @@ class Connection:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)  # a connect attempt in progress is abandoned
+            if not self._thread.is_alive():
+                self._wake_r.close()
+                self._wake_w.close()
 
     @property
     def connected(self) -> bool:
@@ -178,6 +196,8 @@ class Connection:
         except ValueError as err:  # a topic paho refuses (too long, wildcards)
             log.error("cannot publish to %r: %s", message.topic, err)  # noqa: TRY400
             return None
+        if not client.write_now():
+            self._wake()
         if info.rc not in (
             MQTTErrorCode.MQTT_ERR_SUCCESS,
             MQTTErrorCode.MQTT_ERR_NO_CONN,
@@ -228,9 +248,9 @@ class Connection:
             self._failed(error)
         self._set(State.STOPPED)
 
-    def _build_client(self) -> paho.Client:
+    def _build_client(self) -> _Client:
         cfg = self.config
-        client = paho.Client(
+        client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=MQTTProtocolVersion.MQTTv5
@@ -254,12 +274,12 @@ class Connection:
         # paho formats a log line for every packet when ``on_log`` is set; a logger
         # at ERROR formats only errors (the text that explains a dropped socket).
         client.enable_logger(_ErrorLogger(self))
-        # Publishing from other threads must not write to the socket: with a write
-        # callback set, paho only queues the packet and wakes this thread's select.
+        # With a write callback set, paho's ``publish`` only queues the packet;
+        # ``publish`` above writes it, under the lock.
         client.on_socket_register_write = _ignore_socket
         return client
 
-    def _connect(self, client: paho.Client) -> None:
+    def _connect(self, client: _Client) -> None:
         cfg = self.config
         will = self.will()  # a fresh message id for every session
         client.will_set(
@@ -282,14 +302,46 @@ class Connection:
         else:
             client.connect(self.host, cfg.port, cfg.keepalive_s)
 
-    def _serve(self, client: paho.Client) -> str:
+    def _serve(self, client: _Client) -> str:
         """Run the network loop until the session ends; why it ended."""
         while not self._stop.is_set():
-            rc = client.loop(LOOP_TIMEOUT_S)
+            rc = self._turn(client, LOOP_TIMEOUT_S)
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return self._refusal or self._lost(rc)
         self._say_goodbye(client)
         return ""
+
+    def _turn(self, client: _Client, timeout: float) -> MQTTErrorCode:
+        """One turn of the network loop: wait up to ``timeout`` for the socket (or a
+        wake-up), then read, write what is queued, and keep the session alive."""
+        sock = client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        # TLS may hold decrypted bytes that select cannot see
+        buffered = sock.pending() if hasattr(sock, "pending") else 0
+        writes = [sock] if client.want_write() else []
+        try:
+            readable, writable, _ = select.select(
+                [sock, self._wake_r], writes, [], 0.0 if buffered else timeout
+            )
+        except (OSError, ValueError):  # closed meanwhile by a failed write
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if self._wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                self._wake_r.recv(4096)
+        if sock in readable or buffered:
+            rc = client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
+                return rc
+        if sock in writable or client.want_write():
+            rc = client.loop_write()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
+                return rc
+        return client.loop_misc()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full: a wake-up is pending already
+            self._wake_w.send(b"\0")
 
     def _lost(self, rc: MQTTErrorCode) -> str:
         was_up = self._status.state is not State.CONNECTING
@@ -307,7 +359,7 @@ class Connection:
             f"the session ({detail}){hint}"
         )
 
-    def _say_goodbye(self, client: paho.Client) -> None:
+    def _say_goodbye(self, client: _Client) -> None:
         farewell = self._farewell
         if self.connected and farewell is not None:
             info = client.publish(
@@ -319,10 +371,10 @@ class Connection:
             )
             deadline = time.monotonic() + 2.0
             while not info.is_published() and time.monotonic() < deadline:
-                if client.loop(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if self._turn(client, 0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     return  # gone: the broker publishes the last will instead
         client.disconnect()
-        client.loop(0.05)
+        self._turn(client, 0.05)
 
     def _failed(self, error: str) -> None:
         delay = self.backoff.next()
@@ -437,6 +489,38 @@ class Connection:
         self._last_socket_error = text
 
 
+class _Client(paho.Client):
+    """paho's client with the socket's reads and writes under one lock, so that the
+    thread that publishes a message can write it itself (``write_now``). Re-entrant:
+    paho writes from inside its reads (after a CONNACK)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._io = threading.RLock()
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """paho's read, in turn with every write."""
+        with self._io:
+            return super().loop_read(max_packets)
+
+    def loop_write(self) -> MQTTErrorCode:
+        """paho's write, in turn with every read and other write."""
+        with self._io:
+            return super().loop_write()
+
+    def write_now(self) -> bool:
+        """Write the queued packets from this thread, unless another thread is at the
+        socket; False if packets are left (the network thread must write them). Never
+        waits; a failed write closes the session as it would on the network thread."""
+        if not self._io.acquire(blocking=False):
+            return False
+        try:
+            super().loop_write()
+            return not self.want_write()
+        finally:
+            self._io.release()
+
+
 class _PackedOnce(Properties):
     """Properties shared by many messages and never changed: packed once, not per
     message (paho's ``pack`` walks every property name it knows)."""
@@ -471,4 +555,4 @@ class _ErrorHandler(logging.Handler):
 
 
 def _ignore_socket(_client: paho.Client, _userdata: Any, _sock: Any) -> None:
-    """The write-callback that keeps socket writes on the network thread."""
+    """The write-callback that keeps paho from writing in ``publish``."""
