@@ -15,7 +15,6 @@ commands it receives act on the daemon through the methods under "fleet control"
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from edgeinfer.metrics import MetricsRegistry, PrometheusServer
 from edgeinfer.model import Model
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.pipeline.gate import MotionGate
+from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.pipeline.slots import FrameHub
 from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.pipeline.vision import ModelWorkers
@@ -92,7 +92,7 @@ class Daemon:
         self.sinks.extend(self.actions)
         self._gates: dict[str, MotionGate] = {}
         self._lossless: set[str] = set()  # files read as fast as the model goes
-        self._sensor_queues: dict[str, queue.Queue[Reading | None]] = {}
+        self._sensor_queues: dict[str, Handoff[Reading | None]] = {}
         self._sensor_threads: list[threading.Thread] = []
         self._alert_lock = threading.Lock()
         self.rules: dict[str, StreamRules] = {}
@@ -190,9 +190,7 @@ class Daemon:
     def _start_sensor_thread(self, stream: Any) -> Callable[[Reading], None]:
         """The queue and thread that run a sensor stream's rules; returns the sink
         its source feeds (it blocks when full: back-pressure on the reader)."""
-        q: queue.Queue[Reading | None] = queue.Queue(
-            maxsize=getattr(stream, "queue_size", 10_000)
-        )
+        q: Handoff[Reading | None] = Handoff(getattr(stream, "queue_size", 10_000))
         self._sensor_queues[stream.name] = q
         t = threading.Thread(
             target=self._sensor_loop,
@@ -230,7 +228,7 @@ class Daemon:
         for alert in alerts:
             self.emit(alert)
 
-    def _sensor_loop(self, name: str, q: queue.Queue[Reading | None]) -> None:
+    def _sensor_loop(self, name: str, q: Handoff[Reading | None]) -> None:
         stats = self.stats[name]
         while (reading := q.get()) is not None:
             stats.frames_in += 1

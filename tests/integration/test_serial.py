@@ -9,7 +9,6 @@ to check that an unplugged port is reported and reopened.
 from __future__ import annotations
 
 import itertools
-import queue
 import shutil
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.sources import (
     Backoff,
     Channel,
@@ -165,15 +165,18 @@ def test_good_lines_arrive_in_order_and_bad_ones_are_counted(
 @pytest.mark.parametrize("kind", ["loop", "pty"])
 def test_a_slow_blocking_sink_loses_no_reading(kind: str, tmp_path: Path) -> None:
     lines = 5000
-    bounded: queue.Queue[Reading] = queue.Queue(maxsize=100)  # like the daemon's
+    bounded: Handoff[Reading] = Handoff(100)  # the daemon's hand-over
     received: list[int] = []
+    most = 0
     full_seen = threading.Event()
 
     def consume() -> None:
+        nonlocal most
         while len(received) < lines:
-            if bounded.full():  # the source is blocked in put()
+            most = max(most, bounded.qsize())
+            if bounded.qsize() >= bounded.maxsize:  # the source is blocked in put()
                 full_seen.set()
-            received.append(int(bounded.get(timeout=20).values["n"]))
+            received.append(int(bounded.get().values["n"]))
             time.sleep(0.0001)
 
     consumer = threading.Thread(target=consume, daemon=True)
@@ -183,6 +186,7 @@ def test_a_slow_blocking_sink_loses_no_reading(kind: str, tmp_path: Path) -> Non
         consumer.join(30)
     assert received == list(range(lines))
     assert full_seen.is_set()
+    assert most <= bounded.maxsize
     assert source.stats.malformed == 0
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edgeinfer.pipeline.gate import MotionGate
+from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.pipeline.slots import FrameHub
 from edgeinfer.pipeline.stats import LatencyWindow, StreamStats
 from edgeinfer.rules.alert import Alert
@@ -258,3 +259,54 @@ def test_alert_log_keeps_alerts_in_order_with_snapshots(tmp_path: Path) -> None:
     reopened = AlertLog(tmp_path / "alerts.db")
     assert reopened.count() == 5
     reopened.close()
+
+
+def test_the_handoff_keeps_order_and_makes_a_full_put_wait_for_room() -> None:
+    q: Handoff[int] = Handoff(3)
+    for n in range(3):
+        q.put(n)
+    assert q.qsize() == 3
+    done = threading.Event()
+
+    def put_one_more() -> None:
+        q.put(3)
+        done.set()
+
+    threading.Thread(target=put_one_more, daemon=True).start()
+    assert not done.wait(0.3)  # full: the put waits
+    assert q.qsize() == 3
+    assert q.get() == 0
+    assert done.wait(2)  # room made: the put goes on
+    assert [q.get() for _ in range(3)] == [1, 2, 3]
+    assert q.qsize() == 0
+
+
+def test_the_handoff_loses_nothing_from_a_fast_producer() -> None:
+    q: Handoff[int | None] = Handoff(8)
+    got: list[int] = []
+    most = 0
+
+    def consume() -> None:
+        nonlocal most
+        while True:
+            most = max(most, q.qsize())
+            item = q.get()
+            if item is None:
+                return
+            got.append(item)
+            if item % 100 == 0:
+                time.sleep(0.001)  # now and then slower than the producer
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    for n in range(5000):
+        q.put(n)
+    q.put(None)
+    consumer.join(10)
+    assert got == list(range(5000))
+    assert most <= 8
+
+
+def test_a_handoff_holds_at_least_one_item() -> None:
+    with pytest.raises(ValueError, match="at least 1 item, not 0"):
+        Handoff(0)
