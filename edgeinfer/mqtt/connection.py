@@ -149,10 +149,10 @@ class Connection:
         self._status = ConnectionStatus(State.DISCONNECTED, time.time())
         self._refusal = ""  # why the broker refused the session, set in on_connect
         self._last_socket_error = ""  # what paho logged when the socket failed
-        # wakes the network thread's select when a publisher left a packet queued
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        # wakes the network thread's select when a publisher left a packet queued;
+        # open while the network thread runs
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -166,9 +166,6 @@ class Connection:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)  # a connect attempt in progress is abandoned
-            if not self._thread.is_alive():
-                self._wake_r.close()
-                self._wake_w.close()
 
     @property
     def connected(self) -> bool:
@@ -230,6 +227,19 @@ class Connection:
 
     # -- the network thread ---------------------------------------------------------
     def _run(self) -> None:
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        try:
+            self._connect_and_serve()
+        finally:
+            wake_r, wake_w = self._wake_r, self._wake_w
+            self._wake_r = self._wake_w = None
+            wake_r.close()
+            wake_w.close()
+        self._set(State.STOPPED)
+
+    def _connect_and_serve(self) -> None:
         while not self._stop.is_set():
             self._set(State.CONNECTING)
             self._refusal = self._last_socket_error = ""
@@ -246,7 +256,6 @@ class Connection:
             if self._stop.is_set():
                 break
             self._failed(error)
-        self._set(State.STOPPED)
 
     def _build_client(self) -> _Client:
         cfg = self.config
@@ -319,16 +328,18 @@ class Connection:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
         # TLS may hold decrypted bytes that select cannot see
         buffered = sock.pending() if hasattr(sock, "pending") else 0
+        wake = self._wake_r
+        reads = [sock] if wake is None else [sock, wake]
         writes = [sock] if client.want_write() else []
         try:
             readable, writable, _ = select.select(
-                [sock, self._wake_r], writes, [], 0.0 if buffered else timeout
+                reads, writes, [], 0.0 if buffered else timeout
             )
         except (OSError, ValueError):  # closed meanwhile by a failed write
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
-        if self._wake_r in readable:
+        if wake is not None and wake in readable:
             with contextlib.suppress(BlockingIOError):
-                self._wake_r.recv(4096)
+                wake.recv(4096)
         if sock in readable or buffered:
             rc = client.loop_read()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
@@ -340,8 +351,10 @@ class Connection:
         return client.loop_misc()
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):  # full: a wake-up is pending already
-            self._wake_w.send(b"\0")
+        wake = self._wake_w
+        if wake is not None:
+            with contextlib.suppress(OSError):  # full: a wake-up is pending already
+                wake.send(b"\0")
 
     def _lost(self, rc: MQTTErrorCode) -> str:
         was_up = self._status.state is not State.CONNECTING

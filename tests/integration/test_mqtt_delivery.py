@@ -16,6 +16,9 @@ import pytest
 
 from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
+from edgeinfer.config.mqtt import MqttConfig
+from edgeinfer.mqtt.connection import Connection, Inbound
+from edgeinfer.mqtt.messages import json_message
 from edgeinfer.rules.alert import Alert
 from edgeinfer.sinks.alertlog import AlertLog
 from tests.conftest import ROOT
@@ -93,6 +96,25 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 def is_status(state: str) -> Callable[[Received], bool]:
     return lambda m: m.topic == STATUS and m.json()["state"] == state
+
+
+class Acks:
+    """A connection's listener that keeps the acknowledged packet ids."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    def on_connected(self, session_present: bool) -> None:
+        pass
+
+    def on_disconnected(self) -> None:
+        pass
+
+    def on_acked(self, mid: int, error: str) -> None:
+        self.acked.append(mid)
+
+    def on_message(self, message: Inbound) -> None:
+        pass
 
 
 @pytest.fixture
@@ -236,3 +258,37 @@ def test_alerts_dropped_at_the_outbox_cap_are_reported_as_an_alert(
     assert losses[0]["values"]["dropped_alerts"] > 0
     unsent = unsent_alerts(tmp_path)
     assert losses[-1]["id"] in unsent  # and waits to be published
+
+
+def test_the_publishing_thread_writes_its_packet_itself(
+    broker: Broker, console: TestClient
+) -> None:
+    listener = Acks()
+    connection = Connection(
+        MqttConfig(host="127.0.0.1", port=broker.port),
+        client_id="writes-itself",
+        will=lambda: json_message(STATUS, "status", {"state": "offline"}),
+        subscriptions=[],
+        listener=listener,
+    )
+    # The network loop turns only when this test turns it.
+    client = connection._build_client()
+    connection._client = client
+    connection._connect(client)
+    wait_until(
+        lambda: connection._turn(client, 0.05) == 0 and connection.connected,
+        10,
+        "connected",
+    )
+    message = json_message(ALERTS, "alert", {"id": "sent-by-its-thread"})
+    mid = connection.publish(message)
+    assert mid is not None
+    # No turn of the loop since: the packet left with ``publish``.
+    assert console.wait_for(lambda m: m.topic == ALERTS, 5).json()["id"] == message.id
+    wait_until(
+        lambda: connection._turn(client, 0.05) == 0 and mid in listener.acked,
+        5,
+        "acknowledged",
+    )
+    client.disconnect()
+    connection._turn(client, 0.05)
