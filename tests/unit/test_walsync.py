@@ -73,18 +73,20 @@ def test_alerts_are_stored_at_once_while_a_slow_flush_runs(
     start = time.monotonic()
     for i in range(10):  # as Daemon.emit does, one alert after the other
         log.append(alert(i), sync=False)
+        last_asked = time.monotonic()
         log.sync(wait=False)
     assert time.monotonic() - start < SLOW_S  # not one flush waited for
     # Another process (``edgeinfer alerts``) reads them at once.
     reader = AlertLog(path)
     assert reader.count() == 10
     reader.close()
-    # Ten flushes asked for: the first runs, the other nine wait and go as one.
-    assert wait_for(lambda: len(slow_disk.calls) == 2)
+    log.close()  # waits for the flushes asked for
+    # Ten flushes asked for: the first may start before the others are asked for,
+    # and those wait and go as one; the last flush starts after the last alert.
+    assert 1 <= len(slow_disk.calls) <= 2, slow_disk.calls
     assert all(name.endswith("alerts.db-wal") for _, name in slow_disk.calls)
-    log.close()  # waits for the second flush
-    assert len(slow_disk.calls) == 2
-    assert time.monotonic() - slow_disk.calls[1][0] >= SLOW_S * 0.9
+    assert slow_disk.calls[-1][0] >= last_asked
+    assert time.monotonic() - slow_disk.calls[-1][0] >= SLOW_S * 0.9
     assert log.flush_failures == 0
 
 
