@@ -4,11 +4,11 @@
                                         └──> model workers ──> rules ──> sinks
     serial thread ──> bounded queue (back-pressure) ──> sensor thread ──> rules ─> sinks
 
-Alerts go to the alert log, then to the sinks (the MQTT link first); the stores fsync
-them in threads of their own, off the data path. ``stop()`` stops the sources, lets the
-workers finish what is in flight, and closes the sinks.
+Alerts go to the MQTT link's outbox and on their way, then to the alert log, then to
+the sinks; the stores fsync them in threads of their own, off the data path. ``stop()``
+stops the sources, lets the workers finish what is in flight, and closes the sinks.
 
-With a broker configured (``mqtt.host``) the fleet link is one more sink, and the
+With a broker configured (``mqtt.host``) the fleet link sends the alerts, and the
 commands it receives act on the daemon through the methods under "fleet control".
 """
 
@@ -242,15 +242,21 @@ class Daemon:
     def emit(self, alert: Alert) -> None:
         """Record ``alert`` in the alert log and hand it to every sink.
 
-        The log takes the alert first (it is in the log's WAL, safe from a crash,
-        before anything leaves the device), then the sinks, the MQTT link first: it
-        stores the alert in its outbox and publishes it at once. Each store's own
-        thread fsyncs it (safe from a power loss) while it is on its way and the
+        With a broker configured the MQTT link takes the alert first: it stores it in
+        its outbox (in the WAL, safe from a crash, before anything leaves the device)
+        and publishes it at once. The log takes it while it is on its way, and the
+        outbox keeps its copy, acknowledged or not, until the log has it: the device
+        holds the alert throughout, and after a crash in between the link copies it
+        from the outbox to the log (``FleetLink.log_stored_alerts``). Then the other
+        sinks. Each store's own thread fsyncs it (safe from a power loss) while the
         stream goes on: a slow disk never holds up the next sample or frame, and
         alerts raised meanwhile are flushed together.
         """
         with self._alert_lock:
-            self.alert_log.append(alert, sync=False)
+            if self.fleet is not None:
+                self.fleet.send_alert(alert, then=lambda: self._log(alert))
+            else:
+                self._log(alert)
             self.stats[alert.stream].alerts += 1
         try:
             for sink in self.sinks:
@@ -262,6 +268,9 @@ class Daemon:
                     )
         finally:
             self.alert_log.sync(wait=False)
+
+    def _log(self, alert: Alert) -> None:
+        self.alert_log.append(alert, sync=False)
 
     # -- running --------------------------------------------------------------------
     def finished(self) -> bool:
@@ -441,9 +450,9 @@ class Daemon:
         from edgeinfer.control import build_router  # noqa: PLC0415 -- only with MQTT
         from edgeinfer.mqtt import FleetLink  # noqa: PLC0415
 
-        self.fleet = FleetLink(self, build_router())
-        self.sinks.insert(0, self.fleet)  # first: alerts leave while the rest works
-        self.fleet.start()
+        fleet = FleetLink(self, build_router())
+        fleet.start()
+        self.fleet = fleet  # from now on ``emit`` sends alerts through it
 
     def _stop_fleet(self) -> None:
         if self.fleet is not None:

@@ -1,11 +1,12 @@
-"""The fleet link: the daemon's MQTT side, as a sink and a command handler.
+"""The fleet link: the daemon's MQTT side, sending its alerts and obeying commands.
 
     alerts ──> outbox (SQLite) ──> sender ──> connection ──> broker
     telemetry timer ──┘                                    │
     status on connect ┘          commands <── intake <─────┘ ──> router ──> replies
 
-Nothing here blocks the data path on the network: ``on_alert`` stores the alert and
-returns; the sender thread publishes when the broker is there. A stored message is
+Nothing here blocks the data path on the network: ``send_alert`` stores the alert,
+publishes it if the broker is there (else the sender thread does when it is) and
+returns. A stored message is
 handed to the sender as soon as it is in the outbox's WAL (safe from a crash), and the
 outbox's own thread fsyncs it while it is published: ``send`` never waits for the
 disk. ``stop`` sends the offline status (the last will covers a crash) and leaves what
@@ -18,6 +19,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from edgeinfer import __version__
@@ -28,7 +30,6 @@ from edgeinfer.mqtt.messages import Message, json_message, new_id, now_iso
 from edgeinfer.mqtt.outbox import Outbox
 from edgeinfer.mqtt.sender import OutboxSender
 from edgeinfer.mqtt.topics import Topics
-from edgeinfer.pipeline.events import Inference
 from edgeinfer.rules.alert import Alert, iso_time
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MB = 1 << 20
+# Alerts are stored one at a time (outbox, then log): after a stop between the two
+# only the newest can be missing from the log; this many are checked.
+LOG_CHECK_ALERTS = 64
 
 
 class FleetLink:
@@ -88,6 +92,7 @@ class FleetLink:
         pending = len(self.outbox)
         if pending:
             log.info("outbox holds %d unsent messages from before", pending)
+            self.log_stored_alerts()
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -107,9 +112,45 @@ class FleetLink:
         self._final_status = self.status()
         self.outbox.close()
 
-    # -- sink -----------------------------------------------------------------------
-    def on_result(self, inference: Inference) -> None:
-        """Results stay local (telemetry counts them)."""
+    # -- alerts ---------------------------------------------------------------------
+    def send_alert(self, alert: Alert, then: Callable[[], None]) -> None:
+        """Store ``alert`` in the outbox and publish it, then call ``then`` (the
+        daemon records the alert in its alert log): until ``then`` has returned the
+        outbox keeps the alert even if the broker has acknowledged it. A failure of
+        the link is logged; ``then`` runs in any case and its errors propagate."""
+        with self.sender.holding_acks():
+            try:
+                self.on_alert(alert)
+            except Exception:  # logged, not raised: the alert log must still take it
+                log.exception("could not store alert %s in the outbox", alert.id)
+            then()
+
+    def log_stored_alerts(self) -> int:
+        """Copy to the alert log the newest outbox alerts it lacks: the daemon
+        stopped (kill -9, power loss) between storing one in the outbox and in the
+        log. Returns how many; the outbox sends them as usual."""
+        payloads = self.outbox.newest_payloads("alert", LOG_CHECK_ALERTS)
+        alerts: list[Alert] = []
+        for payload in payloads:
+            try:
+                body = json.loads(payload)
+                body.pop("device", None)
+                alerts.append(Alert.from_json(body))
+            except (ValueError, KeyError, TypeError) as err:
+                log.error("outbox holds an unreadable alert (%s); not logged", err)  # noqa: TRY400
+        alert_log = self.daemon.alert_log
+        known = alert_log.known([a.id for a in alerts])
+        missing = [a for a in alerts if a.id not in known]
+        for alert in missing:
+            alert_log.append(alert, sync=False)
+        if missing:
+            alert_log.sync()
+            log.warning(
+                "alert log: added %d alerts that were only in the outbox (the daemon "
+                "had stopped between the two)",
+                len(missing),
+            )
+        return len(missing)
 
     def on_alert(self, alert: Alert) -> None:
         """Store ``alert`` in the outbox; it is published when the broker is there."""

@@ -285,6 +285,15 @@ class Outbox:
         out = [_row_message(row) for row in rows if row[0] not in skipped]
         return out[:limit]
 
+    def newest_payloads(self, kind: Kind, limit: int) -> list[bytes]:
+        """The payloads of the newest ``limit`` messages of ``kind``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM outbox WHERE kind = ? ORDER BY seq DESC LIMIT ?",
+                (kind, limit),
+            ).fetchall()
+        return [bytes(row[0]) for row in reversed(rows)]
+
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete acknowledged messages (one transaction); return how many were here."""
         batch = [(seq,) for seq in seqs]

@@ -14,14 +14,19 @@ and nothing deadlocks.
 it has been handed over already, the caller's thread publishes it at once, without
 waking this thread or reading it back from the outbox. Otherwise it only wakes the
 thread, which sends in outbox order.
+
+``holding_acks`` keeps acknowledged messages in the outbox until the block ends: the
+daemon records an alert in its alert log while the alert is on its way, and until it
+has, the outbox's copy is the one on the device.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from edgeinfer.mqtt.messages import Message
 from edgeinfer.mqtt.outbox import Outbox
@@ -45,6 +50,7 @@ class OutboxSender:
         self._more = True  # the outbox may hold messages not handed over yet
         self._online = False
         self._lock = threading.Lock()  # guards what follows, and publishing
+        self._acks_held = threading.Lock()  # held: acked messages stay in the outbox
         self._inflight: dict[int, int] = {}  # packet id -> outbox seq
         self._handed: set[int] = set()  # seqs handed over since the last connect
         self._stop = threading.Event()
@@ -103,6 +109,13 @@ class OutboxSender:
         self._handed.add(seq)
         return True
 
+    @contextlib.contextmanager
+    def holding_acks(self) -> Iterator[None]:
+        """Acknowledged messages stay in the outbox until the block ends (the broker's
+        acks are noted meanwhile and applied after it)."""
+        with self._acks_held:
+            yield
+
     @property
     def caught_up(self) -> bool:
         """Online, with every stored message handed over to the connection."""
@@ -135,7 +148,9 @@ class OutboxSender:
             try:
                 with self._lock:
                     acked = self._drain_events()
-                self.outbox.ack(acked)
+                if acked:
+                    with self._acks_held:
+                        self.outbox.ack(acked)
                 if self._stop.is_set():
                     return
                 with self._lock:

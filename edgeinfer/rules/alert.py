@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Literal
 
+from edgeinfer.sources.parse import parse_device_time
+
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -48,6 +50,26 @@ class Alert:
             "model": self.model,
             "model_version": self.model_version,
         }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Alert:
+        """The alert whose ``to_json()`` was ``body``; it encodes to the same bytes."""
+        written = str(body["timestamp"])
+        try:
+            timestamp = parse_device_time(written)[0]
+        except ValueError:
+            timestamp = 0.0
+        return cls(
+            stream=str(body["stream"]),
+            rule=str(body["rule"]),
+            severity=body["severity"],
+            timestamp=timestamp,
+            values=dict(body["values"]),
+            source_time=written,
+            model=str(body.get("model", "")),
+            model_version=str(body.get("model_version", "")),
+            id=str(body["id"]),
+        )
 
     @cached_property
     def encoded(self) -> bytes:

@@ -155,6 +155,20 @@ class AlertLog:
             ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
+    def known(self, alert_ids: list[str]) -> set[str]:
+        """Those of ``alert_ids`` that are in the log."""
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(alert_ids), 500):  # SQLite's variable limit
+                batch = alert_ids[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT id FROM alerts WHERE id IN ({marks})",  # noqa: S608 -- placeholders
+                    batch,
+                )
+                found.update(str(row[0]) for row in rows)
+        return found
+
     def count(self) -> int:
         """Alerts in the log."""
         with self._lock:

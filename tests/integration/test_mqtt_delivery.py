@@ -3,6 +3,7 @@ one at least once, in order, and exactly once after de-duplication by id."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +19,8 @@ from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
 from edgeinfer.config.mqtt import MqttConfig
 from edgeinfer.mqtt.connection import Connection, Inbound
-from edgeinfer.mqtt.messages import json_message
+from edgeinfer.mqtt.messages import Message, json_message
+from edgeinfer.mqtt.outbox import Outbox
 from edgeinfer.rules.alert import Alert
 from edgeinfer.sinks.alertlog import AlertLog
 from tests.conftest import ROOT
@@ -292,3 +294,41 @@ def test_the_publishing_thread_writes_its_packet_itself(
     )
     client.disconnect()
     connection._turn(client, 0.05)
+
+
+def test_an_alert_only_in_the_outbox_is_logged_at_the_next_start(
+    tmp_path: Path, broker: Broker, console: TestClient
+) -> None:
+    """The daemon stores an alert in its outbox, sends it, and logs it meanwhile: a
+    stop in between (kill -9, power loss) leaves it in the outbox alone. The next
+    start logs it, once, after the alerts logged before, and sends both."""
+    path = write_config(tmp_path, broker.port, streams=False)
+    state = tmp_path / "state"
+    sent, cut = (
+        Alert("line", "hot", "critical", 1700000000.0 + i, {"value": 120.0 + i})
+        for i in range(2)
+    )
+    alert_log = AlertLog(state / "alerts.db")
+    alert_log.append(sent)  # logged, not acknowledged yet
+    alert_log.close()
+    box = Outbox(state / "outbox.db")
+    for alert in (sent, cut):
+        box.put(
+            Message(
+                topic=ALERTS,
+                payload=alert.encoded[:-1] + b',"device":"line4"}',
+                kind="alert",
+                id=alert.id,
+            )
+        )
+    box.close()
+    daemon = Daemon(load_config(path), config_file=path)
+    daemon.load()
+    daemon.start()
+    try:
+        wait_until(
+            lambda: alert_ids(console) == [sent.id, cut.id], 10, "both alerts sent"
+        )
+    finally:
+        daemon.stop()
+    assert logged(tmp_path) == [json.loads(a.encoded) for a in (sent, cut)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -310,3 +311,20 @@ def test_the_handoff_loses_nothing_from_a_fast_producer() -> None:
 def test_a_handoff_holds_at_least_one_item() -> None:
     with pytest.raises(ValueError, match="at least 1 item, not 0"):
         Handoff(0)
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [
+        Alert("s", "over", "warning", 1700000000.25, {"v": 1.5}),
+        Alert("s", "over", "info", 1700000000.123, {"v": 2}, "1700000000123"),
+        Alert("cam", "person", "critical", 1700000001.0, {"score": 0.9}, "", "m", "3"),
+    ],
+)
+def test_an_alert_read_back_from_its_json_encodes_to_the_same_bytes(
+    alert: Alert,
+) -> None:
+    back = Alert.from_json(json.loads(alert.encoded))
+    assert back.encoded == alert.encoded
+    assert back.id == alert.id
+    assert back.timestamp == pytest.approx(alert.timestamp, abs=0.001)

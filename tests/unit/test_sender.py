@@ -153,3 +153,16 @@ def test_an_offer_waits_behind_a_message_the_connection_did_not_take(
     sender.offer(second, second.seq)
     wait_for(lambda: len(wire.sent) == 2)
     assert [mid for mid, _ in wire.sent] == [first.id, second.id]
+
+
+def test_acknowledged_messages_stay_in_the_outbox_while_acks_are_held(
+    line: Line,
+) -> None:
+    connected(line)
+    message = stored(line.box, 1)
+    with line.sender.holding_acks():  # as the daemon holds them while it logs an alert
+        line.sender.offer(message, message.seq)
+        line.sender.on_acked(1, "")
+        time.sleep(0.3)
+        assert len(line.box) == 1  # acknowledged, and still kept
+    wait_for(lambda: len(line.box) == 0)
