@@ -9,8 +9,6 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Literal
 
-from edgeinfer.sources.parse import parse_device_time
-
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -54,6 +52,10 @@ class Alert:
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Alert:
         """The alert whose ``to_json()`` was ``body``; it encodes to the same bytes."""
+        # not at the top: edgeinfer.sources brings OpenCV, which the CLI's alert
+        # commands do without
+        from edgeinfer.sources.parse import parse_device_time  # noqa: PLC0415
+
         written = str(body["timestamp"])
         try:
             timestamp = parse_device_time(written)[0]
