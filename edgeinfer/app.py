@@ -450,9 +450,8 @@ class Daemon:
         from edgeinfer.control import build_router  # noqa: PLC0415 -- only with MQTT
         from edgeinfer.mqtt import FleetLink  # noqa: PLC0415
 
-        fleet = FleetLink(self, build_router())
-        fleet.start()
-        self.fleet = fleet  # from now on ``emit`` sends alerts through it
+        self.fleet = FleetLink(self, build_router())  # ``emit`` sends alerts through it
+        self.fleet.start()
 
     def _stop_fleet(self) -> None:
         if self.fleet is not None:

@@ -6,11 +6,10 @@
 
 Nothing here blocks the data path on the network: ``send_alert`` stores the alert,
 publishes it if the broker is there (else the sender thread does when it is) and
-returns. A stored message is
-handed to the sender as soon as it is in the outbox's WAL (safe from a crash), and the
-outbox's own thread fsyncs it while it is published: ``send`` never waits for the
-disk. ``stop`` sends the offline status (the last will covers a crash) and leaves what
-is unsent in the outbox for the next start.
+returns. A stored message is handed to the sender as soon as it is in the outbox's WAL
+(safe from a crash), and the outbox's own thread fsyncs it while it is published:
+``send`` never waits for the disk. ``stop`` sends the offline status (the last will
+covers a crash) and leaves what is unsent in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -128,7 +127,8 @@ class FleetLink:
     def log_stored_alerts(self) -> int:
         """Copy to the alert log the newest outbox alerts it lacks: the daemon
         stopped (kill -9, power loss) between storing one in the outbox and in the
-        log. Returns how many; the outbox sends them as usual."""
+        log. Such an alert comes without its snapshot (the outbox holds the JSON
+        only). Returns how many; the outbox sends them as usual."""
         payloads = self.outbox.newest_payloads("alert", LOG_CHECK_ALERTS)
         alerts: list[Alert] = []
         for payload in payloads:
