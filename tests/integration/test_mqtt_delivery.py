@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -332,3 +333,47 @@ def test_an_alert_only_in_the_outbox_is_logged_at_the_next_start(
     finally:
         daemon.stop()
     assert logged(tmp_path) == [json.loads(a.encoded) for a in (sent, cut)]
+
+
+def test_threads_publishing_at_once_keep_every_packet_whole(
+    broker: Broker, console: TestClient
+) -> None:
+    """Four threads publish large messages at once, each writing its own packets,
+    while the network thread reads their acks: every message arrives whole, in each
+    thread's order, on one session."""
+    listener = Acks()
+    connection = Connection(
+        MqttConfig(host="127.0.0.1", port=broker.port, max_inflight=1000),
+        client_id="four-writers",
+        will=lambda: json_message(STATUS, "status", {"state": "offline"}),
+        subscriptions=[],
+        listener=listener,
+    )
+    count, writers = 40, 4
+    connection.start()
+    try:
+        wait_until(lambda: connection.connected, 10, "connected")
+
+        def publish(writer: int) -> None:
+            for n in range(count):
+                body = {"writer": writer, "n": n, "pad": "x" * (150_000 + 997 * n)}
+                while connection.publish(json_message(ALERTS, "alert", body)) is None:
+                    time.sleep(0.01)
+
+        threads = [threading.Thread(target=publish, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        total = count * writers
+        wait_until(lambda: len(console.on_topic(ALERTS)) >= total, 30, "all arrived")
+        wait_until(lambda: len(listener.acked) >= total, 10, "all acknowledged")
+        assert connection.status().connects == 1  # no garbled packet cut the session
+    finally:
+        connection.stop()
+    bodies = [m.json() for m in console.on_topic(ALERTS)]
+    assert len(bodies) == total
+    for writer in range(writers):
+        mine = [b for b in bodies if b["writer"] == writer]
+        assert [b["n"] for b in mine] == list(range(count))
+        assert all(len(b["pad"]) == 150_000 + 997 * b["n"] for b in mine)
