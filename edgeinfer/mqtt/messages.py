@@ -8,13 +8,12 @@ kind only, so sending kinds by priority keeps each topic in order.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from edgeinfer.rules.alert import iso_time
+from edgeinfer.rules.alert import encode_json, iso_time
 
 Kind = Literal["status", "reply", "alert", "snapshot", "telemetry"]
 
@@ -65,11 +64,6 @@ class Message:
             + len(self.correlation_data or b"")
             + sum(len(k) + len(v) for k, v in self.user_properties)
         )
-
-
-def encode_json(body: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON; values JSON does not know (paths, enums) as text."""
-    return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 
 def json_message(

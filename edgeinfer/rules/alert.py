@@ -11,6 +11,14 @@ from typing import Any, Literal
 
 Severity = Literal["info", "warning", "critical"]
 
+# Built once: ``json.dumps`` with arguments builds an encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+def encode_json(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; values JSON does not know (paths, enums) as text."""
+    return _COMPACT.encode(body).encode()
+
 
 def iso_time(ts: float) -> str:
     """Epoch seconds as ISO 8601 UTC with milliseconds."""
@@ -77,4 +85,4 @@ class Alert:
     def encoded(self) -> bytes:
         """``to_json()`` as compact UTF-8 JSON, encoded once for every store and sink
         (values JSON does not know, such as paths, as text)."""
-        return json.dumps(self.to_json(), separators=(",", ":"), default=str).encode()
+        return encode_json(self.to_json())
