@@ -23,10 +23,9 @@ has, the outbox's copy is the one on the device.
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from edgeinfer.mqtt.messages import Message
 from edgeinfer.mqtt.outbox import Outbox
@@ -109,12 +108,10 @@ class OutboxSender:
         self._handed.add(seq)
         return True
 
-    @contextlib.contextmanager
-    def holding_acks(self) -> Iterator[None]:
-        """Acknowledged messages stay in the outbox until the block ends (the broker's
-        acks are noted meanwhile and applied after it)."""
-        with self._acks_held:
-            yield
+    def holding_acks(self) -> threading.Lock:
+        """For ``with``: acknowledged messages stay in the outbox until the block ends
+        (the broker's acks are noted meanwhile and applied after it)."""
+        return self._acks_held
 
     @property
     def caught_up(self) -> bool:
