@@ -7,7 +7,8 @@ The only package that imports paho-mqtt. The daemon sees one object,
     messages.py    the Message type; JSON bodies carry a unique id
     outbox.py      durable SQLite outbox, bounded, alerts kept longest
     sender.py      outbox -> connection in order, deleted on the broker's ack
-    connection.py  paho client, reconnect with backoff and jitter
+    connection.py  the session: connect, reconnect with backoff and jitter
+    client.py      paho's client on a network loop of its own; publishers write
     tls.py         the TLS context (CA, client certificate, expected name)
     diagnose.py    connection failures in words that name the setting
     commands.py    rate limit, size limit, JSON decoding, replies

@@ -6,13 +6,7 @@ next attempt, so a fleet that lost its broker does not come back in lockstep. Th
 reason of the last failure is kept, in words that name the setting to fix.
 
 Other threads call ``publish`` at any time and write their packet to the socket
-themselves, so that it leaves at once rather than after the network thread has woken
-up for it. Reads and writes take turns under one lock (paho alone does not keep two
-writers apart, and a TLS session must not read and write at once); a publisher that
-finds the socket busy leaves its packet queued and wakes the network thread, which
-writes it. The loop is this module's own ``select`` over paho's ``loop_read``,
-``loop_write`` and ``loop_misc`` (paho's external-loop interface), so that paho does
-not wake the network thread for every packet a publisher has written already.
+themselves, so that it leaves at once (see ``edgeinfer.mqtt.client``).
 
 Messages are not resent by paho after a reconnect: ``drop_out_messages`` clears them
 on connect and the owner of the messages (the outbox) sends everything unacknowledged
@@ -21,11 +15,8 @@ again, in order.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeinfer.config.mqtt import MqttConfig
+from edgeinfer.mqtt.client import Client, PackedOnce
 from edgeinfer.mqtt.diagnose import explain_connect_error
 from edgeinfer.mqtt.messages import Message
 from edgeinfer.mqtt.tls import ClientTlsContext, tls_context
@@ -140,7 +132,7 @@ class Connection:
         self.v5 = config.protocol == "5"
         self._plain_properties: dict[tuple[int, str | None], Properties] = {}
         self.backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, 0.3)
-        self._client: _Client | None = None
+        self._client: Client | None = None
         self._tls: ClientTlsContext | None = None
         self._stop = threading.Event()
         self._farewell: Message | None = None
@@ -149,10 +141,6 @@ class Connection:
         self._status = ConnectionStatus(State.DISCONNECTED, time.time())
         self._refusal = ""  # why the broker refused the session, set in on_connect
         self._last_socket_error = ""  # what paho logged when the socket failed
-        # wakes the network thread's select when a publisher left a packet queued;
-        # open while the network thread runs
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -194,7 +182,7 @@ class Connection:
             log.error("cannot publish to %r: %s", message.topic, err)  # noqa: TRY400
             return None
         if not client.write_now():
-            self._wake()
+            client.wake()
         if info.rc not in (
             MQTTErrorCode.MQTT_ERR_SUCCESS,
             MQTTErrorCode.MQTT_ERR_NO_CONN,
@@ -214,7 +202,7 @@ class Connection:
         key = (packet, message.content_type)
         if plain and (cached := self._plain_properties.get(key)) is not None:
             return cached  # paho only packs them: one object serves every message
-        props = _PackedOnce(packet) if plain else Properties(packet)  # type: ignore[no-untyped-call]
+        props = PackedOnce(packet) if plain else Properties(packet)  # type: ignore[no-untyped-call]
         if message.correlation_data is not None:
             props.CorrelationData = message.correlation_data
         if message.content_type:
@@ -227,16 +215,11 @@ class Connection:
 
     # -- the network thread ---------------------------------------------------------
     def _run(self) -> None:
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
         try:
             self._connect_and_serve()
         finally:
-            wake_r, wake_w = self._wake_r, self._wake_w
-            self._wake_r = self._wake_w = None
-            wake_r.close()
-            wake_w.close()
+            if self._client is not None:
+                self._client.close_loop()
         self._set(State.STOPPED)
 
     def _connect_and_serve(self) -> None:
@@ -257,9 +240,9 @@ class Connection:
                 break
             self._failed(error)
 
-    def _build_client(self) -> _Client:
+    def _build_client(self) -> Client:
         cfg = self.config
-        client = _Client(
+        client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=MQTTProtocolVersion.MQTTv5
@@ -267,6 +250,7 @@ class Connection:
             else MQTTProtocolVersion.MQTTv311,
             clean_session=None if self.v5 else False,
             reconnect_on_failure=False,
+            on_error=self._on_paho_error,
         )
         if cfg.username is not None:
             password = cfg.password.get_secret_value() if cfg.password else None
@@ -280,15 +264,9 @@ class Connection:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        # paho formats a log line for every packet when ``on_log`` is set; a logger
-        # at ERROR formats only errors (the text that explains a dropped socket).
-        client.enable_logger(_ErrorLogger(self))
-        # With a write callback set, paho's ``publish`` only queues the packet;
-        # ``publish`` above writes it, under the lock.
-        client.on_socket_register_write = _ignore_socket
         return client
 
-    def _connect(self, client: _Client) -> None:
+    def _connect(self, client: Client) -> None:
         cfg = self.config
         will = self.will()  # a fresh message id for every session
         client.will_set(
@@ -311,50 +289,14 @@ class Connection:
         else:
             client.connect(self.host, cfg.port, cfg.keepalive_s)
 
-    def _serve(self, client: _Client) -> str:
+    def _serve(self, client: Client) -> str:
         """Run the network loop until the session ends; why it ended."""
         while not self._stop.is_set():
-            rc = self._turn(client, LOOP_TIMEOUT_S)
+            rc = client.turn(LOOP_TIMEOUT_S)
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return self._refusal or self._lost(rc)
         self._say_goodbye(client)
         return ""
-
-    def _turn(self, client: _Client, timeout: float) -> MQTTErrorCode:
-        """One turn of the network loop: wait up to ``timeout`` for the socket (or a
-        wake-up), then read, write what is queued, and keep the session alive."""
-        sock = client.socket()
-        if sock is None:
-            return MQTTErrorCode.MQTT_ERR_NO_CONN
-        # TLS may hold decrypted bytes that select cannot see
-        buffered = sock.pending() if hasattr(sock, "pending") else 0
-        wake = self._wake_r
-        reads = [sock] if wake is None else [sock, wake]
-        writes = [sock] if client.want_write() else []
-        try:
-            readable, writable, _ = select.select(
-                reads, writes, [], 0.0 if buffered else timeout
-            )
-        except (OSError, ValueError):  # closed meanwhile by a failed write
-            return MQTTErrorCode.MQTT_ERR_CONN_LOST
-        if wake is not None and wake in readable:
-            with contextlib.suppress(BlockingIOError):
-                wake.recv(4096)
-        if sock in readable or buffered:
-            rc = client.loop_read()
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
-                return rc
-        if sock in writable or client.want_write():
-            rc = client.loop_write()
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
-                return rc
-        return client.loop_misc()
-
-    def _wake(self) -> None:
-        wake = self._wake_w
-        if wake is not None:
-            with contextlib.suppress(OSError):  # full: a wake-up is pending already
-                wake.send(b"\0")
 
     def _lost(self, rc: MQTTErrorCode) -> str:
         was_up = self._status.state is not State.CONNECTING
@@ -372,7 +314,7 @@ class Connection:
             f"the session ({detail}){hint}"
         )
 
-    def _say_goodbye(self, client: _Client) -> None:
+    def _say_goodbye(self, client: Client) -> None:
         farewell = self._farewell
         if self.connected and farewell is not None:
             info = client.publish(
@@ -384,10 +326,10 @@ class Connection:
             )
             deadline = time.monotonic() + 2.0
             while not info.is_published() and time.monotonic() < deadline:
-                if self._turn(client, 0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if client.turn(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     return  # gone: the broker publishes the last will instead
         client.disconnect()
-        self._turn(client, 0.05)
+        client.turn(0.05)
 
     def _failed(self, error: str) -> None:
         delay = self.backoff.next()
@@ -500,72 +442,3 @@ class Connection:
 
     def _on_paho_error(self, text: str) -> None:
         self._last_socket_error = text
-
-
-class _Client(paho.Client):
-    """paho's client with the socket's reads and writes under one lock, so that the
-    thread that publishes a message can write it itself (``write_now``). Re-entrant:
-    paho writes from inside its reads (after a CONNACK)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._io = threading.RLock()
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """paho's read, in turn with every write."""
-        with self._io:
-            return super().loop_read(max_packets)
-
-    def loop_write(self) -> MQTTErrorCode:
-        """paho's write, in turn with every read and other write."""
-        with self._io:
-            return super().loop_write()
-
-    def write_now(self) -> bool:
-        """Write the queued packets from this thread, unless another thread is at the
-        socket; False if packets are left (the network thread must write them). Never
-        waits; a failed write closes the session as it would on the network thread."""
-        if not self._io.acquire(blocking=False):
-            return False
-        try:
-            super().loop_write()
-            return not self.want_write()
-        finally:
-            self._io.release()
-
-
-class _PackedOnce(Properties):
-    """Properties shared by many messages and never changed: packed once, not per
-    message (paho's ``pack`` walks every property name it knows)."""
-
-    _packed: bytes | None = None
-
-    def pack(self) -> bytes:
-        packed = self._packed
-        if packed is None:
-            packed = bytes(super().pack())  # type: ignore[no-untyped-call]
-            # paho's __setattr__ admits MQTT property names only
-            object.__setattr__(self, "_packed", packed)
-        return packed
-
-
-class _ErrorLogger(logging.Logger):
-    """paho's logger: keeps the last error for the connection, formats nothing else."""
-
-    def __init__(self, connection: Connection) -> None:
-        super().__init__("edgeinfer.mqtt.paho", logging.ERROR)
-        self.propagate = False
-        self.addHandler(_ErrorHandler(connection))
-
-
-class _ErrorHandler(logging.Handler):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(logging.ERROR)
-        self.connection = connection
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.connection._on_paho_error(record.getMessage())
-
-
-def _ignore_socket(_client: paho.Client, _userdata: Any, _sock: Any) -> None:
-    """The write-callback that keeps paho from writing in ``publish``."""

@@ -279,23 +279,23 @@ def test_the_publishing_thread_writes_its_packet_itself(
     client = connection._build_client()
     connection._client = client
     connection._connect(client)
-    wait_until(
-        lambda: connection._turn(client, 0.05) == 0 and connection.connected,
-        10,
-        "connected",
-    )
-    message = json_message(ALERTS, "alert", {"id": "sent-by-its-thread"})
-    mid = connection.publish(message)
-    assert mid is not None
-    # No turn of the loop since: the packet left with ``publish``.
-    assert console.wait_for(lambda m: m.topic == ALERTS, 5).json()["id"] == message.id
-    wait_until(
-        lambda: connection._turn(client, 0.05) == 0 and mid in listener.acked,
-        5,
-        "acknowledged",
-    )
-    client.disconnect()
-    connection._turn(client, 0.05)
+    try:
+        wait_until(
+            lambda: client.turn(0.05) == 0 and connection.connected, 10, "connected"
+        )
+        message = json_message(ALERTS, "alert", {"id": "sent-by-its-thread"})
+        mid = connection.publish(message)
+        assert mid is not None
+        # No turn of the loop since: the packet left with ``publish``.
+        received = console.wait_for(lambda m: m.topic == ALERTS, 5)
+        assert received.json()["id"] == message.id
+        wait_until(
+            lambda: client.turn(0.05) == 0 and mid in listener.acked, 5, "acknowledged"
+        )
+        client.disconnect()
+        client.turn(0.05)
+    finally:
+        client.close_loop()
 
 
 def test_an_alert_only_in_the_outbox_is_logged_at_the_next_start(
