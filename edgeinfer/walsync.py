@@ -14,6 +14,12 @@ flushed together by the next one (a group commit).
 The WAL's frames carry salts and checksums, so whatever part of an unflushed commit
 reaches the disk before a power loss, SQLite recovers to a whole commit, never half.
 
+Every commit writes each page it changed to the WAL in full, so the stores use pages
+of 1 KB rather than SQLite's 4 KB (``connect_wal``): an outbox message, stored and
+then deleted on its ack, writes 7 KB to the WAL instead of 29 KB, which wears an SD
+card less and leaves less for each fsync. A database keeps the page size it was
+created with.
+
 Checkpoints (copying the WAL back into the database, with two more fsyncs) are taken
 off the commit path too: the connections turn SQLite's automatic checkpoint off, and
 ``flush`` runs one after every ``CHECKPOINT_EVERY`` commits on a connection of its own,
@@ -29,8 +35,23 @@ import threading
 from pathlib import Path
 
 CHECKPOINT_EVERY = 256  # commits between two checkpoints (a few MB of WAL at most)
+PAGE_SIZE = 1024  # bytes, for a new database (see above)
 
 log = logging.getLogger(__name__)
+
+
+def connect_wal(path: Path) -> sqlite3.Connection:
+    """Open or create the database at ``path`` for a store that ``WalSync`` flushes:
+    WAL mode, commits not fsynced (``flush`` does it), small pages if new."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the first table only
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
 
 
 class WalSync:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from edgeinfer.mqtt.messages import EVICTION_ORDER, SEND_PRIORITY, Kind, Message
-from edgeinfer.walsync import WalSync
+from edgeinfer.walsync import WalSync, connect_wal
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_send ON outbox (prio, seq);
-CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, seq);
+DROP INDEX IF EXISTS outbox_kind;
 """
+# One index serves sending (by priority) and each kind alone: a kind has a priority of
+# its own. A second index, on kind, cost every insert and delete one more page.
+_KIND_OF: dict[int, str] = {prio: kind for kind, prio in SEND_PRIORITY.items()}
+assert len(_KIND_OF) == len(SEND_PRIORITY), "every kind needs a priority of its own"
 _COLUMNS = "seq, id, kind, topic, payload, qos, retain, props"
 _HARD_CAP_TARGET = 0.9  # drop alerts down to this share of the cap: room for the report
 
@@ -136,10 +140,8 @@ class Outbox:
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db = connect_wal(path)  # commits fsynced by ``sync``
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # fsynced by ``sync``
             db.executescript(_SCHEMA)
         except sqlite3.DatabaseError:
             db.close()
@@ -226,8 +228,8 @@ class Outbox:
         for kind in EVICTION_ORDER:
             while self._bytes > self.max_bytes:
                 rows = self._db.execute(
-                    "SELECT seq FROM outbox WHERE kind = ? ORDER BY seq LIMIT 256",
-                    (kind,),
+                    "SELECT seq FROM outbox WHERE prio = ? ORDER BY seq LIMIT 256",
+                    (SEND_PRIORITY[kind],),
                 ).fetchall()
                 if not rows:
                     break
@@ -249,7 +251,8 @@ class Outbox:
         dropped: list[str] = []
         while self._bytes > target:
             rows = self._db.execute(
-                "SELECT seq, id FROM outbox WHERE kind = 'alert' ORDER BY seq LIMIT 256"
+                "SELECT seq, id FROM outbox WHERE prio = ? ORDER BY seq LIMIT 256",
+                (SEND_PRIORITY["alert"],),
             ).fetchall()
             if not rows:
                 break
@@ -289,8 +292,8 @@ class Outbox:
         """The payloads of the newest ``limit`` messages of ``kind``, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT payload FROM outbox WHERE kind = ? ORDER BY seq DESC LIMIT ?",
-                (kind, limit),
+                "SELECT payload FROM outbox WHERE prio = ? ORDER BY seq DESC LIMIT ?",
+                (SEND_PRIORITY[kind], limit),
             ).fetchall()
         return [bytes(row[0]) for row in reversed(rows)]
 
@@ -317,11 +320,12 @@ class Outbox:
     def stats(self) -> OutboxStats:
         """Pending messages and bytes, by kind, with the counters."""
         with self._lock:
-            by_kind = dict(
-                self._db.execute(
-                    "SELECT kind, count(*) FROM outbox GROUP BY kind"
-                ).fetchall()
-            )
+            by_kind = {
+                _KIND_OF[prio]: count
+                for prio, count in self._db.execute(
+                    "SELECT prio, count(*) FROM outbox GROUP BY prio"
+                )
+            }
             s = self._stats
             return OutboxStats(
                 pending=self._count,

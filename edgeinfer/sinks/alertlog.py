@@ -14,13 +14,12 @@ the log rotates in place.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 from edgeinfer.rules.alert import Alert
-from edgeinfer.walsync import WalSync
+from edgeinfer.walsync import WalSync, connect_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -54,9 +53,7 @@ class AlertLog:
         self.pruned_alerts = 0
         self._since_check = 0
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # fsynced by ``sync``
+        self._db = connect_wal(path)  # commits fsynced by ``sync``
         self._db.executescript(_SCHEMA)
         self._wal = WalSync(path, self._db, self._lock)
 

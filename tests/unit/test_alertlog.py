@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from edgeinfer.rules.alert import Alert
-from edgeinfer.sinks.alertlog import AlertLog
+from edgeinfer.sinks.alertlog import _CHECK_EVERY, AlertLog
 from edgeinfer.walsync import CHECKPOINT_EVERY
 
 SNAPSHOT = os.urandom(40_000)  # incompressible, like a JPEG
@@ -47,21 +47,21 @@ def test_snapshots_of_the_oldest_alerts_go_first_when_over_the_bound(
 
 def test_oldest_alerts_go_when_alerts_alone_exceed_the_bound(tmp_path: Path) -> None:
     log = AlertLog(tmp_path / "alerts.db", max_bytes=64 << 10)
-    for i in range(3000):
+    appends = 47 * _CHECK_EVERY  # the size is checked every _CHECK_EVERY appends
+    for i in range(appends):
         log.append(alert(i, snapshot=False))
-    # checked every few dozen appends: within a few pages of the bound
-    assert log.used_bytes() <= 1.25 * (64 << 10)
-    assert 0 < log.count() < 3000
-    assert log.pruned_alerts == 3000 - log.count()
+    assert log.used_bytes() <= 64 << 10  # the last append was checked
+    assert 0 < log.count() < appends
+    assert log.pruned_alerts == appends - log.count()
     newest = [body["values"]["i"] for _, body in log.tail(3)]
-    assert newest == [2997, 2998, 2999]
+    assert newest == [appends - 3, appends - 2, appends - 1]
     log.close()
 
 
 _WRITER = """
 import sys
 from edgeinfer.rules.alert import Alert
-from edgeinfer.sinks.alertlog import AlertLog
+from edgeinfer.sinks.alertlog import _CHECK_EVERY, AlertLog
 log = AlertLog(__import__("pathlib").Path(sys.argv[1]))
 i = 0
 while True:

@@ -109,3 +109,38 @@ def test_a_damaged_file_is_moved_aside_and_a_new_outbox_starts(
     assert len(box) == 1
     assert list(tmp_path.glob("outbox.db.damaged-*"))
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_an_outbox_of_the_earlier_layout_opens_with_its_messages(
+    tmp_path: Path,
+) -> None:
+    """Earlier outboxes have 4 KB pages and a second index, on kind: the messages
+    are kept and sent in order, the index goes, and the pages stay as they were;
+    a new outbox has small pages (each commit writes less to the WAL)."""
+    path = tmp_path / "outbox.db"
+    box = Outbox(path)
+    stored = [box.put(message(k, n)) for n in range(2) for k in ("telemetry", "alert")]
+    box.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    assert db.execute("PRAGMA page_size").fetchone() == (1024,)
+    db.execute("CREATE INDEX outbox_kind ON outbox (kind, seq)")
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.execute("PRAGMA page_size=4096")
+    db.execute("VACUUM")  # now as an earlier version left it
+    db.close()
+
+    box = Outbox(path)
+    sent = box.pending(10)
+    assert [m.kind for m in sent] == ["alert", "alert", "telemetry", "telemetry"]
+    assert sorted(m.seq for m in sent) == sorted(r.seq for r in stored)
+    assert box.stats().by_kind == {"alert": 2, "telemetry": 2}
+    assert box.newest_payloads("alert", 1) == [sent[1].payload]
+    box.ack([sent[0].seq])
+    assert [m.seq for m in box.pending(10)] == [m.seq for m in sent[1:]]
+    box.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+    indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "outbox_kind" not in indexes
+    assert "outbox_send" in indexes
+    db.close()
