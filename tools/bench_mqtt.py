@@ -95,10 +95,11 @@ class Receiver:
     """Subscribes to ``topics`` and keeps (topic, payload, receive time) triples."""
 
     def __init__(self, port: int, *topics: str) -> None:
-        self.got: list[tuple[str, dict[str, object], float]] = []
+        self.got: list[tuple[str, bytes | bytearray, float]] = []
         self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        # the time of arrival, before anything else (the payload is decoded later)
         self.client.on_message = lambda _c, _u, m: self.got.append(
-            (m.topic, json.loads(m.payload), time.time())
+            (m.topic, m.payload, time.time())
         )
         self.client.connect("127.0.0.1", port)
         self.client.subscribe([(topic, 1) for topic in topics])
@@ -232,7 +233,8 @@ telemetry: {{interval_s: 3600}}""",
         rx.close()
         line.close()
     alerts, plain = [], []
-    for topic, payload, t in rx.got:
+    for topic, raw, t in rx.got:
+        payload = json.loads(raw)
         if topic == "bench/plain":
             plain.append((t - float(str(payload["sent"]))) * 1e3)
             continue
