@@ -25,11 +25,11 @@ from edgeinfer import __version__
 from edgeinfer.control.router import CommandContext, CommandRouter
 from edgeinfer.mqtt.commands import CommandIntake
 from edgeinfer.mqtt.connection import Connection, Inbound
-from edgeinfer.mqtt.messages import Message, json_message, new_id, now_iso
+from edgeinfer.mqtt.messages import Message, json_message, now_iso
 from edgeinfer.mqtt.outbox import Outbox
 from edgeinfer.mqtt.sender import OutboxSender
 from edgeinfer.mqtt.topics import Topics
-from edgeinfer.rules.alert import Alert, iso_time
+from edgeinfer.rules.alert import Alert, iso_time, new_id
 
 if TYPE_CHECKING:
     from edgeinfer.app import Daemon

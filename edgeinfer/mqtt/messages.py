@@ -9,11 +9,10 @@ kind only, so sending kinds by priority keeps each topic in order.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from edgeinfer.rules.alert import encode_json, iso_time
+from edgeinfer.rules.alert import encode_json, iso_time, new_id
 
 Kind = Literal["status", "reply", "alert", "snapshot", "telemetry"]
 
@@ -28,11 +27,6 @@ SEND_PRIORITY: dict[str, int] = {
 
 EVICTION_ORDER: tuple[Kind, ...] = ("telemetry", "snapshot", "reply", "status")
 """Kinds a full outbox drops, in this order; alerts only past the hard cap."""
-
-
-def new_id() -> str:
-    """A unique message id (32 hex digits) consumers de-duplicate on."""
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeinfer.mqtt.messages import json_message
 from edgeinfer.pipeline.gate import MotionGate
 from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.pipeline.slots import FrameHub
@@ -328,3 +330,10 @@ def test_an_alert_read_back_from_its_json_encodes_to_the_same_bytes(
     assert back.encoded == alert.encoded
     assert back.id == alert.id
     assert back.timestamp == pytest.approx(alert.timestamp, abs=0.001)
+
+
+def test_alerts_and_messages_get_distinct_ids_of_32_hex_digits() -> None:
+    ids = [Alert("s", "r", "info", 0.0, {}).id for _ in range(500)]
+    ids += [json_message("t", "telemetry", {}).id for _ in range(500)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
