@@ -22,7 +22,8 @@
 all rounds pooled. With ``--compare``, only (a) with ``power_safe``: rounds alternate
 between this checkout's daemon and the one of another checkout (``git worktree add
 ../old REV``), so that a change is measured against the code before it on the same
-broker, with the machine's drift spread over both.
+broker, with the machine's drift spread over both; each round's alert figures are also
+given over the broker's of the same seconds, and the median of those ratios.
 
 Starts its own mosquitto on a free port. Prints a Markdown table.
 """
