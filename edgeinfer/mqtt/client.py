@@ -31,7 +31,9 @@ class Client(paho.Client):
     explains a dropped socket). The lock is re-entrant: paho writes from inside its
     reads (after a CONNACK)."""
 
-    def __init__(self, *args: Any, on_error: Callable[[str], None], **kwargs: Any):
+    def __init__(
+        self, *args: Any, on_error: Callable[[str], None], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._io = threading.RLock()
         self._wake_r, self._wake_w = socket.socketpair()
