@@ -338,12 +338,16 @@ class Daemon:
             }
             for name, m in self.models.items()
         }
+        aside = self.alert_log.set_aside  # a damaged log moved aside at start
         out: dict[str, Any] = {
             "device": self.config.device.id,
             "uptime_s": round(time.time() - self.started, 1),
             "streams": streams,
             "models": models,
-            "alert_log": {"flush_failures": self.alert_log.flush_failures},
+            "alert_log": {
+                "flush_failures": self.alert_log.flush_failures,
+                "set_aside": None if aside is None else str(aside),
+            },
         }
         if self.fleet is not None:
             out["mqtt"] = self.fleet.status()

@@ -15,7 +15,7 @@ The WAL's frames carry salts and checksums, so whatever part of an unflushed com
 reaches the disk before a power loss, SQLite recovers to a whole commit, never half.
 
 Every commit writes each page it changed to the WAL in full, so the stores use pages
-of 1 KB rather than SQLite's 4 KB (``connect_wal``): an outbox message, stored and
+of 1 KB rather than SQLite's 4 KB (``open_store``): an outbox message, stored and
 then deleted on its ack, writes 7 KB to the WAL instead of 29 KB, which wears an SD
 card less and leaves less for each fsync. A database keeps the page size it was
 created with.
@@ -32,6 +32,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 CHECKPOINT_EVERY = 256  # commits between two checkpoints (a few MB of WAL at most)
@@ -40,14 +41,38 @@ PAGE_SIZE = 1024  # bytes, for a new database (see above)
 log = logging.getLogger(__name__)
 
 
-def connect_wal(path: Path) -> sqlite3.Connection:
+def open_store(path: Path, schema: str) -> tuple[sqlite3.Connection, Path | None]:
     """Open or create the database at ``path`` for a store that ``WalSync`` flushes:
-    WAL mode, commits not fsynced (``flush`` does it), small pages if new."""
+    WAL mode, commits not fsynced (``flush`` does it), small pages if new, ``schema``
+    applied. Returns the connection, and where a damaged file went (or None).
+
+    A file SQLite cannot open (a torn or zeroed file after a power loss on a poor SD
+    card) must not keep the daemon from starting: it is moved aside as it was, to
+    ``<name>.damaged-<epoch s>``, logged, and an empty store starts. What is left of
+    its WAL is of no use without it (SQLite removes it when the failed connection
+    closes).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _connect(path, schema), None
+    except sqlite3.DatabaseError as err:
+        aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        log.error(  # noqa: TRY400 -- the reason is enough, not a traceback
+            "%s is unreadable (%s); moved to %s, starting empty", path, err, aside
+        )
+        path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return _connect(path, schema), aside
+
+
+def _connect(path: Path, schema: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     try:
         db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the first table only
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(schema)
     except sqlite3.DatabaseError:
         db.close()
         raise

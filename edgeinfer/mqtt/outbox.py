@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from edgeinfer.mqtt.messages import EVICTION_ORDER, SEND_PRIORITY, Kind, Message
-from edgeinfer.walsync import WalSync, connect_wal
+from edgeinfer.walsync import WalSync, open_store
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +81,7 @@ class OutboxStats:
     evicted: int = 0
     dropped_alerts: int = 0
     flush_failures: int = 0  # background fsyncs or checkpoints that failed (logged)
+    set_aside: Path | None = None  # where a damaged file went when it was opened
 
     def to_json(self) -> dict[str, Any]:
         """Plain counters for status and telemetry."""
@@ -94,6 +94,7 @@ class OutboxStats:
             "evicted": self.evicted,
             "dropped_alerts": self.dropped_alerts,
             "flush_failures": self.flush_failures,
+            "set_aside": None if self.set_aside is None else str(self.set_aside),
         }
 
 
@@ -107,46 +108,17 @@ class Outbox:
         hard_max_bytes: int = 256 << 20,
         power_safe: bool = True,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.power_safe = power_safe
         self.max_bytes = max_bytes
         self.hard_max_bytes = max(hard_max_bytes, max_bytes)
         self._lock = threading.Lock()
-        self._db = self._open(path)
+        self._db, self.set_aside = open_store(path, _SCHEMA)  # fsynced by ``sync``
         self._wal = WalSync(path, self._db, self._lock)
         self._stats = OutboxStats()
         self._bytes, self._count = self._db.execute(
             "SELECT coalesce(sum(size), 0), count(*) FROM outbox"
         ).fetchone()
-
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
-        try:
-            return Outbox._connect(path)
-        except sqlite3.DatabaseError as err:
-            # A damaged file must not stop the daemon: keep it aside, start afresh.
-            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
-            log.error(  # noqa: TRY400 -- the reason is enough, not a traceback
-                "outbox %s is unreadable (%s); moved to %s, starting empty",
-                path,
-                err,
-                aside,
-            )
-            path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            return Outbox._connect(path)
-
-    @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        db = connect_wal(path)  # commits fsynced by ``sync``
-        try:
-            db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
 
     # -- storing --------------------------------------------------------------------
     def put(
@@ -336,6 +308,7 @@ class Outbox:
                 evicted=s.evicted,
                 dropped_alerts=s.dropped_alerts,
                 flush_failures=self._wal.failures,
+                set_aside=self.set_aside,
             )
 
     def __len__(self) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeinfer.rules.alert import Alert
-from edgeinfer.walsync import WalSync, connect_wal
+from edgeinfer.walsync import WalSync, open_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -45,7 +45,6 @@ class AlertLog:
     def __init__(
         self, path: Path, max_rows: int = 100_000, max_bytes: int = 64 << 20
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_rows = max_rows
         self.max_bytes = max_bytes
@@ -53,8 +52,8 @@ class AlertLog:
         self.pruned_alerts = 0
         self._since_check = 0
         self._lock = threading.Lock()
-        self._db = connect_wal(path)  # commits fsynced by ``sync``
-        self._db.executescript(_SCHEMA)
+        # a damaged file is set aside (``set_aside``) and a new log starts
+        self._db, self.set_aside = open_store(path, _SCHEMA)  # fsynced by ``sync``
         self._wal = WalSync(path, self._db, self._lock)
 
     def append(self, alert: Alert, sync: bool = True) -> int:

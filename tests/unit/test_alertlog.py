@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edgeinfer.app import Daemon
+from edgeinfer.config import parse_config
 from edgeinfer.rules.alert import Alert
 from edgeinfer.sinks.alertlog import _CHECK_EVERY, AlertLog
 from edgeinfer.walsync import CHECKPOINT_EVERY
@@ -119,3 +121,34 @@ def test_an_unflushed_alert_is_visible_to_readers_and_the_wal_stays_bounded(
     first_round = max(sizes[:CHECKPOINT_EVERY])
     assert max(sizes) < 1.5 * first_round
     log.close()
+
+
+def test_a_damaged_log_is_set_aside_and_a_new_one_starts(tmp_path: Path) -> None:
+    """A file SQLite cannot open (torn by a power loss) must not keep the daemon
+    from starting: it is kept aside, as it was, and alerts go to a new log."""
+    path = tmp_path / "alerts.db"
+    damaged = b"SQLite format 3\0" + os.urandom(5000)
+    path.write_bytes(damaged)
+    log = AlertLog(path)
+    assert log.set_aside is not None
+    assert log.set_aside.name.startswith("alerts.db.damaged-")
+    assert log.set_aside.read_bytes() == damaged
+    log.append(alert(1, snapshot=False))
+    assert log.count() == 1
+    log.close()
+    assert AlertLog(path).set_aside is None  # the new log opens as any other
+
+
+def test_the_daemon_starts_on_a_damaged_log_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "alerts.db").write_bytes(bytes(8192))  # zeroed by a power loss
+    config = parse_config(f"device: {{id: d1}}\nstate_dir: {tmp_path}\n", "t.yaml")
+    daemon = Daemon(config)
+    daemon.start()
+    try:
+        set_aside = daemon.status()["alert_log"]["set_aside"]
+        daemon.alert_log.append(alert(1, snapshot=False))
+        assert daemon.alert_log.count() == 1
+    finally:
+        daemon.stop()
+    assert set_aside is not None
+    assert Path(set_aside).read_bytes() == bytes(8192)

@@ -107,7 +107,11 @@ def test_a_damaged_file_is_moved_aside_and_a_new_outbox_starts(
     assert len(box) == 0
     box.put(message("alert", 1))
     assert len(box) == 1
-    assert list(tmp_path.glob("outbox.db.damaged-*"))
+    aside = box.set_aside
+    assert aside is not None
+    assert aside.name.startswith("outbox.db.damaged-")
+    assert aside.read_bytes() == b"this is not a database" * 100  # kept as it was
+    assert box.stats().to_json()["set_aside"] == str(aside)
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
