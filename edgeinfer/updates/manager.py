@@ -87,38 +87,54 @@ class ModelUpdater:
         return bundle_spec(self.config, name, bundle)
 
     def recover(self, name: str) -> None:
-        """Before model ``name`` is loaded: settle a probation the last daemon left.
+        """Before model ``name`` is loaded: settle what the last daemon left.
 
-        Paused by a clean stop: watch the version again once this daemon runs.
-        Still marked running: that daemon died with the version on probation, so
-        roll it back now, before it is loaded.
+        A probation paused by a clean stop: watch the version again once this daemon
+        runs. Still marked running: that daemon died with the version on probation,
+        so roll it back now, before it is loaded. An active version whose files no
+        longer match its signed manifest (bit rot on an SD card, a hand edit) is
+        rolled back too, down to the config's own model if need be: the device comes
+        up on a model it can trust rather than not at all.
         """
         store = self.store(name)
         probation = store.state().probation
-        if probation is None:
-            return
-        if not probation.running:
+        if probation is not None and not probation.running:
             store.set_probation(running=True)
             self._resume[name] = probation.version
+        elif probation is not None:
+            reason = (
+                f"probation: the daemon ended without stopping (a crash, kill -9 or a "
+                f"power loss) while version {probation.version} was on probation"
+            )
+            if not self._roll_back_at_start(name, probation.version, reason):
+                return
+        while (active := store.state().active) is not None:
+            try:
+                store.bundle(active)  # verified again: signature and every file
+            except UpdateError as err:
+                reason = f"version {active} failed its check at start: {err}"
+                if self._roll_back_at_start(name, active, reason):
+                    continue
             return
-        reason = (
-            f"probation: the daemon ended without stopping (a crash, kill -9 or a "
-            f"power loss) while version {probation.version} was on probation"
-        )
+
+    def _roll_back_at_start(self, name: str, version: str, reason: str) -> bool:
+        """Roll model ``name`` back from ``version`` and report it; False if that
+        failed (reported too)."""
         log.error("model %s: %s; rolling back", name, reason)
         try:
-            state = store.rollback()
+            state = self.store(name).rollback()
         except UpdateError as err:
             reason = f"rollback failed: {err}"
             self.report(name, "rejected", reason=reason, code=err.reason)
-            return
+            return False
         self.report(
             name,
             "rolled_back",
             version=state.active or model_spec(self.config, name).version,
-            from_version=probation.version,
+            from_version=version,
             reason=reason,
         )
+        return True
 
     def start(self) -> None:
         """Once the daemon runs: watch again the versions whose probation a clean

@@ -305,6 +305,40 @@ def test_a_daemon_that_died_during_probation_is_rolled_back_at_the_next_start(
     assert active_json(folder)["active"] == "1.1.0"
 
 
+def test_an_active_version_whose_files_rotted_is_rolled_back_at_the_next_start(
+    tmp_path: Path, key: Key
+) -> None:
+    """A file of the active version no longer matches its signed manifest (bit rot
+    on an SD card): the next start does not refuse to run, it serves the previous
+    version and says why."""
+    folder = tmp_path / "dev"
+    daemon, _ = start_daemon(folder, key, probation_s=60.0)
+    try:
+        for version in ("1.1.0", "1.2.0"):
+            bundle = make_bundle(tmp_path / version, key.path, version)
+            assert daemon.updates.update("demo", bundle)["state"] == "active"
+    finally:
+        daemon.stop()
+    model = folder / "state" / "models" / "demo" / "versions" / "1.2.0"
+    with (model / "conveyor_int8.tflite").open("r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0x10]))  # one bit flipped
+
+    again, recorder = start_daemon(folder, key, probation_s=60.0)
+    try:
+        assert again.models["demo"].spec.version == "1.1.0"
+        rolled = next(s for s in recorder.states if s["state"] == "rolled_back")
+        assert (rolled["from_version"], rolled["version"]) == ("1.2.0", "1.1.0")
+        assert "failed its check at start" in rolled["reason"]
+        wait_for(lambda: recorder.count("1.1.0") >= 5)
+        assert recorder.count("1.2.0") == 0
+    finally:
+        again.stop()
+    assert active_json(folder)["active"] == "1.1.0"
+
+
 def test_drift_rules_take_the_reference_of_the_bundle_they_run(
     tmp_path: Path, key: Key
 ) -> None:
