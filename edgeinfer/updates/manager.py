@@ -94,9 +94,18 @@ class ModelUpdater:
         so roll it back now, before it is loaded. An active version whose files no
         longer match its signed manifest (bit rot on an SD card, a hand edit) is
         rolled back too, down to the config's own model if need be: the device comes
-        up on a model it can trust rather than not at all.
+        up on a model it can trust rather than not at all. So does an unreadable
+        record of the active version: it is set aside and the config's model serves.
         """
         store = self.store(name)
+        if store.set_aside is not None:  # the store found its record damaged
+            reason = (
+                f"the record of the active version was damaged; moved to "
+                f"{store.set_aside.name}, the configured model serves"
+            )
+            version = model_spec(self.config, name).version
+            self.report(name, "rolled_back", version=version, reason=reason)
+            store.set_aside = None
         probation = store.state().probation
         if probation is not None and not probation.running:
             store.set_probation(running=True)

@@ -105,18 +105,34 @@ class ModelStore:
         self.keep = max(2, keep)
         self.max_bytes = max_bytes
         self.versions.mkdir(parents=True, exist_ok=True)
+        self.set_aside: Path | None = None  # where a damaged active.json went
         self.recover()
 
     # -- state ----------------------------------------------------------------------
     def recover(self) -> None:
         """Remove what an interrupted install or prune left, and any dangling
-        reference to a version that is not (completely) there."""
+        reference to a version that is not (completely) there. A damaged
+        ``active.json`` (it is replaced atomically, so only the disk can damage it)
+        goes aside as ``active.json.damaged-<epoch s>`` (``set_aside``): no version is
+        active then, the config's own model serves, the versions stay installed."""
         for leftover in [*self.root.glob(".staging-*"), *self.root.glob(".trash-*")]:
             log.info("model store %s: removing leftover %s", self.name, leftover.name)
             shutil.rmtree(leftover, ignore_errors=True)
         for tmp in self.root.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-        state = self.state()
+        try:
+            state = self.state()
+        except UpdateError as err:
+            if err.reason != "damaged_state":
+                raise
+            path = self.root / ACTIVE
+            self.set_aside = path.with_name(f"{ACTIVE}.damaged-{int(time.time())}")
+            os.rename(path, self.set_aside)
+            fsync_dir(self.root)
+            log.error(  # noqa: TRY400 -- the reason is enough, not a traceback
+                "%s; moved to %s, no version is active", err, self.set_aside.name
+            )
+            state = StoreState()
         kept = [v for v in state.history if self.has(v)]
         active = state.active if state.active and self.has(state.active) else None
         if active is None and state.active is not None:
@@ -136,9 +152,14 @@ class ModelStore:
             body = json.loads((self.root / ACTIVE).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return StoreState()
-        except (OSError, ValueError) as err:
+        except OSError as err:
             raise UpdateError(
                 f"model store {self.root / ACTIVE} is unreadable: {err}"
+            ) from None
+        except ValueError as err:
+            raise UpdateError(
+                f"model store {self.root / ACTIVE} is damaged: {err}",
+                reason="damaged_state",
             ) from None
         watch = body.get("probation")
         probation = (

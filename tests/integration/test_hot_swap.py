@@ -339,6 +339,34 @@ def test_an_active_version_whose_files_rotted_is_rolled_back_at_the_next_start(
     assert active_json(folder)["active"] == "1.1.0"
 
 
+def test_a_damaged_record_of_the_active_version_is_set_aside_at_start(
+    tmp_path: Path, key: Key
+) -> None:
+    folder = tmp_path / "dev"
+    daemon, _ = start_daemon(folder, key, probation_s=60.0)
+    try:
+        bundle = make_bundle(tmp_path / "1.1.0", key.path, "1.1.0")
+        assert daemon.updates.update("demo", bundle)["state"] == "active"
+    finally:
+        daemon.stop()
+    store = folder / "state" / "models" / "demo"
+    (store / "active.json").write_bytes(b'{"active": "1.1')  # torn
+
+    again, recorder = start_daemon(folder, key, probation_s=60.0)
+    try:
+        configured = again.models["demo"].spec.version
+        assert configured != "1.1.0"
+        rolled = next(s for s in recorder.states if s["state"] == "rolled_back")
+        assert rolled["version"] == configured
+        assert "damaged" in rolled["reason"]
+        wait_for(lambda: recorder.count(configured) >= 5)
+    finally:
+        again.stop()
+    (aside,) = store.glob("active.json.damaged-*")
+    assert aside.read_bytes() == b'{"active": "1.1'
+    assert (store / "versions" / "1.1.0").is_dir()  # still installed, to activate
+
+
 def test_drift_rules_take_the_reference_of_the_bundle_they_run(
     tmp_path: Path, key: Key
 ) -> None:
