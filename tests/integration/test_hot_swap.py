@@ -250,6 +250,33 @@ def active_json(folder: Path) -> dict[str, Any]:
     )
 
 
+def install_and_stop(folder: Path, key: Key, bundles: Path, *versions: str) -> None:
+    """Versions installed and activated in turn by a daemon that then stops."""
+    daemon, _ = start_daemon(folder, key, probation_s=60.0)
+    try:
+        for version in versions:
+            bundle = make_bundle(bundles / version, key.path, version)
+            assert daemon.updates.update("demo", bundle)["state"] == "active"
+    finally:
+        daemon.stop()
+
+
+def assert_next_start_serves_1_1_0(folder: Path, key: Key, why: str) -> None:
+    """The next start rolls 1.2.0 back before loading it, says ``why``, and serves
+    1.1.0 only."""
+    again, recorder = start_daemon(folder, key, probation_s=60.0)
+    try:
+        assert again.models["demo"].spec.version == "1.1.0"  # never loaded 1.2.0
+        rolled = next(s for s in recorder.states if s["state"] == "rolled_back")
+        assert (rolled["from_version"], rolled["version"]) == ("1.2.0", "1.1.0")
+        assert why in rolled["reason"]
+        wait_for(lambda: recorder.count("1.1.0") >= 5)
+        assert recorder.count("1.2.0") == 0
+    finally:
+        again.stop()
+    assert active_json(folder)["active"] == "1.1.0"
+
+
 def test_a_clean_stop_pauses_probation_and_the_next_start_resumes_it(
     tmp_path: Path, key: Key
 ) -> None:
@@ -291,18 +318,7 @@ def test_a_daemon_that_died_during_probation_is_rolled_back_at_the_next_start(
         daemon.stop()
     store_file.write_bytes(left_by_a_crash)
     assert active_json(folder)["probation"] == {"version": "1.2.0", "running": True}
-
-    again, recorder = start_daemon(folder, key, probation_s=60.0)
-    try:
-        assert again.models["demo"].spec.version == "1.1.0"  # never loaded 1.2.0
-        rolled = next(s for s in recorder.states if s["state"] == "rolled_back")
-        assert (rolled["from_version"], rolled["version"]) == ("1.2.0", "1.1.0")
-        assert "ended without stopping" in rolled["reason"]
-        wait_for(lambda: recorder.count("1.1.0") >= 5)
-        assert recorder.count("1.2.0") == 0
-    finally:
-        again.stop()
-    assert active_json(folder)["active"] == "1.1.0"
+    assert_next_start_serves_1_1_0(folder, key, "ended without stopping")
 
 
 def test_an_active_version_whose_files_rotted_is_rolled_back_at_the_next_start(
@@ -312,43 +328,21 @@ def test_an_active_version_whose_files_rotted_is_rolled_back_at_the_next_start(
     on an SD card): the next start does not refuse to run, it serves the previous
     version and says why."""
     folder = tmp_path / "dev"
-    daemon, _ = start_daemon(folder, key, probation_s=60.0)
-    try:
-        for version in ("1.1.0", "1.2.0"):
-            bundle = make_bundle(tmp_path / version, key.path, version)
-            assert daemon.updates.update("demo", bundle)["state"] == "active"
-    finally:
-        daemon.stop()
+    install_and_stop(folder, key, tmp_path, "1.1.0", "1.2.0")
     model = folder / "state" / "models" / "demo" / "versions" / "1.2.0"
     with (model / "conveyor_int8.tflite").open("r+b") as f:
         f.seek(1000)
         byte = f.read(1)
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0x10]))  # one bit flipped
-
-    again, recorder = start_daemon(folder, key, probation_s=60.0)
-    try:
-        assert again.models["demo"].spec.version == "1.1.0"
-        rolled = next(s for s in recorder.states if s["state"] == "rolled_back")
-        assert (rolled["from_version"], rolled["version"]) == ("1.2.0", "1.1.0")
-        assert "failed its check at start" in rolled["reason"]
-        wait_for(lambda: recorder.count("1.1.0") >= 5)
-        assert recorder.count("1.2.0") == 0
-    finally:
-        again.stop()
-    assert active_json(folder)["active"] == "1.1.0"
+    assert_next_start_serves_1_1_0(folder, key, "failed its check at start")
 
 
 def test_a_damaged_record_of_the_active_version_is_set_aside_at_start(
     tmp_path: Path, key: Key
 ) -> None:
     folder = tmp_path / "dev"
-    daemon, _ = start_daemon(folder, key, probation_s=60.0)
-    try:
-        bundle = make_bundle(tmp_path / "1.1.0", key.path, "1.1.0")
-        assert daemon.updates.update("demo", bundle)["state"] == "active"
-    finally:
-        daemon.stop()
+    install_and_stop(folder, key, tmp_path, "1.1.0")
     store = folder / "state" / "models" / "demo"
     (store / "active.json").write_bytes(b'{"active": "1.1')  # torn
 
