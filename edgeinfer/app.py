@@ -115,10 +115,9 @@ class Daemon:
         cameras = [s for s in self.config.streams if isinstance(s, CameraStreamConfig)]
         for stream in cameras:
             if stream.model and stream.model not in self.models:
-                self.updates.recover(stream.model)  # a probation the last run left
-                self.models[stream.model] = Model.load(
-                    self.updates.spec_for(stream.model)
-                )
+                # what the last run left settled, the version checked
+                spec = self.updates.recover(stream.model)
+                self.models[stream.model] = Model.load(spec)
         self.rules = self.build_rules(self.config)
 
     def build_rules(self, config: EdgeinferConfig) -> dict[str, StreamRules]:

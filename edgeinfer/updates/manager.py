@@ -86,8 +86,9 @@ class ModelUpdater:
         """The spec of ``bundle`` as model ``name`` on this device."""
         return bundle_spec(self.config, name, bundle)
 
-    def recover(self, name: str) -> None:
-        """Before model ``name`` is loaded: settle what the last daemon left.
+    def recover(self, name: str) -> ModelSpec:
+        """Before model ``name`` is loaded: settle what the last daemon left, and
+        return what to load (the active bundle, checked, or the config's model).
 
         A probation paused by a clean stop: watch the version again once this daemon
         runs. Still marked running: that daemon died with the version on probation,
@@ -116,15 +117,17 @@ class ModelUpdater:
                 f"power loss) while version {probation.version} was on probation"
             )
             if not self._roll_back_at_start(name, probation.version, reason):
-                return
+                return self.spec_for(name)
         while (active := store.state().active) is not None:
             try:
-                store.bundle(active)  # verified again: signature and every file
+                bundle = store.bundle(active)  # verified again: signature, every file
             except UpdateError as err:
                 reason = f"version {active} failed its check at start: {err}"
                 if self._roll_back_at_start(name, active, reason):
                     continue
-            return
+                return self.spec_for(name)
+            return self.spec(name, bundle)
+        return model_spec(self.config, name)
 
     def _roll_back_at_start(self, name: str, version: str, reason: str) -> bool:
         """Roll model ``name`` back from ``version`` and report it; False if that
