@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from edgeinfer.mqtt.messages import Kind, Message, json_message
+from edgeinfer.mqtt.messages import SEND_PRIORITY, Kind, Message, json_message
 from edgeinfer.mqtt.outbox import Outbox
 
 
@@ -148,3 +148,8 @@ def test_an_outbox_of_the_earlier_layout_opens_with_its_messages(
     assert "outbox_kind" not in indexes
     assert "outbox_send" in indexes
     db.close()
+
+
+def test_every_kind_has_a_priority_of_its_own() -> None:
+    """The outbox finds a kind's messages by its priority, through one index."""
+    assert len(set(SEND_PRIORITY.values())) == len(SEND_PRIORITY)
