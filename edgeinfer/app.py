@@ -14,6 +14,7 @@ commands it receives act on the daemon through the methods under "fleet control"
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -27,7 +28,6 @@ from edgeinfer.metrics import MetricsRegistry, PrometheusServer
 from edgeinfer.model import Model
 from edgeinfer.pipeline.events import Inference
 from edgeinfer.pipeline.gate import MotionGate
-from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.pipeline.slots import FrameHub
 from edgeinfer.pipeline.stats import StreamStats
 from edgeinfer.pipeline.vision import ModelWorkers
@@ -40,6 +40,7 @@ from edgeinfer.sinks.alertlog import AlertLog
 from edgeinfer.sinks.serial_action import SerialActionSink
 from edgeinfer.sources import build_source
 from edgeinfer.sources.base import Frame, Reading, Source
+from edgeinfer.sources.threaded import ThreadedSource
 from edgeinfer.updates.manager import ModelUpdater
 
 if TYPE_CHECKING:
@@ -92,8 +93,7 @@ class Daemon:
         self.sinks.extend(self.actions)
         self._gates: dict[str, MotionGate] = {}
         self._lossless: set[str] = set()  # files read as fast as the model goes
-        self._sensor_queues: dict[str, Handoff[Reading | None]] = {}
-        self._sensor_threads: list[threading.Thread] = []
+        self._sensors: set[str] = set()  # streams of readings, not frames
         self._alert_lock = threading.Lock()
         self.rules: dict[str, StreamRules] = {}
         # Fleet control: what snapshots show, what a config change left pending. The
@@ -181,25 +181,11 @@ class Daemon:
                 self._lossless.add(name)
             sink = self._on_frame
         else:
-            sink = self._start_sensor_thread(stream)
+            self._sensors.add(name)
+            sink = functools.partial(self._on_reading, name)
         source = build_source(stream, sink)
         self.sources[name] = source
         source.start()
-
-    def _start_sensor_thread(self, stream: Any) -> Callable[[Reading], None]:
-        """The queue and thread that run a sensor stream's rules; returns the sink
-        its source feeds (it blocks when full: back-pressure on the reader)."""
-        q: Handoff[Reading | None] = Handoff(getattr(stream, "queue_size", 10_000))
-        self._sensor_queues[stream.name] = q
-        t = threading.Thread(
-            target=self._sensor_loop,
-            args=(stream.name, q),
-            name=f"sensor-{stream.name}",
-            daemon=True,
-        )
-        t.start()
-        self._sensor_threads.append(t)
-        return q.put
 
     # -- data path ------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
@@ -227,16 +213,17 @@ class Daemon:
         for alert in alerts:
             self.emit(alert)
 
-    def _sensor_loop(self, name: str, q: Handoff[Reading | None]) -> None:
+    def _on_reading(self, name: str, reading: Reading) -> None:
+        """A sensor reading, on the thread that read it (one at a time, in order:
+        the source sees to it, and keeps reading meanwhile)."""
         stats = self.stats[name]
-        while (reading := q.get()) is not None:
-            stats.frames_in += 1
-            try:  # looked up per reading: set_config may replace the rules
-                for alert in self.rules[name].on_reading(reading):
-                    self.emit(alert)
-            except Exception:  # a stage boundary: count, log, keep the stream alive
-                stats.errors += 1
-                log.exception("rules failed on %s reading %d", name, reading.seq)
+        stats.frames_in += 1
+        try:  # looked up per reading: set_config may replace the rules
+            for alert in self.rules[name].on_reading(reading):
+                self.emit(alert)
+        except Exception:  # a stage boundary: count, log, keep the stream alive
+            stats.errors += 1
+            log.exception("rules failed on %s reading %d", name, reading.seq)
 
     def emit(self, alert: Alert) -> None:
         """Record ``alert`` in the alert log and hand it to every sink.
@@ -287,18 +274,14 @@ class Daemon:
     def stop(self) -> None:
         """Stop the sources, drain in-flight frames and readings, close the sinks."""
         self.updates.stop()  # no model swap once the workers drain
-        for source in self.sources.values():
-            source.stop()
+        for name in self.sources:
+            self._stop_source(name)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while self.hub.pending() and time.monotonic() < deadline:
             time.sleep(0.01)
         self.hub.close()
         for w in self.workers:
             w.join(DRAIN_TIMEOUT_S)
-        for q in self._sensor_queues.values():
-            q.put(None)
-        for t in self._sensor_threads:
-            t.join(DRAIN_TIMEOUT_S)
         self._stop_fleet()
         for model in self.models.values():
             model.close()
@@ -399,13 +382,20 @@ class Daemon:
         source.stop()
         source.start()
 
+    def _stop_source(self, name: str) -> None:
+        source = self.sources[name]
+        if isinstance(source, ThreadedSource) and name in self._sensors:
+            source.stop(DRAIN_TIMEOUT_S)  # it delivers the readings it has queued
+        else:
+            source.stop()
+
     def replace_stream(self, stream: Any) -> None:
         """Run stream ``stream.name`` with new settings from now on (same kind and,
         for a camera, the same model): its source is rebuilt; its statistics, rules
         and slot stay. A sensor's queued readings are all seen first."""
         name = stream.name
         log.info("stream %s: new settings, restarting its source", name)
-        self.sources[name].stop()
+        self._stop_source(name)
         sink: Callable[[Any], None]
         if isinstance(stream, CameraStreamConfig):
             self._gates.pop(name, None)
@@ -416,12 +406,7 @@ class Daemon:
                 self._lossless.add(name)
             sink = self._on_frame
         else:
-            old = self._sensor_queues[name]
-            old.put(None)  # the sensor thread drains what is queued, then ends
-            for t in [t for t in self._sensor_threads if t.name == f"sensor-{name}"]:
-                t.join(DRAIN_TIMEOUT_S)
-                self._sensor_threads.remove(t)
-            sink = self._start_sensor_thread(stream)
+            sink = functools.partial(self._on_reading, name)
         source = build_source(stream, sink)
         self.sources[name] = source
         source.start()

@@ -176,6 +176,12 @@ class SerialStreamConfig(_StreamBase):
     max_line: int = Field(
         default=4096, ge=16, description="Longest line in bytes; longer is garbage."
     )
+    low_latency: bool = Field(
+        default=True,
+        description="Ask the driver to pass bytes on at once (a USB adapter such as "
+        "an FTDI then does so every 1 ms rather than every 16); ignored where the "
+        "port has no such setting.",
+    )
 
 
 class CsvStreamConfig(_StreamBase):

@@ -95,6 +95,8 @@ def build_source(cfg: StreamConfig, sink: Callable[[Any], None]) -> Source:
             spec=spec,
             delimiter=cfg.delimiter.encode(),
             max_line=cfg.max_line,
+            queue_size=cfg.queue_size,
+            low_latency=cfg.low_latency,
         )
     return CsvSource(
         cfg.name,

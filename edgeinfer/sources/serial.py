@@ -3,9 +3,10 @@
 pyserial's ``serial_for_url`` opens the port, so a device path (``/dev/ttyUSB0``),
 ``loop://``, ``socket://host:port`` and ``rfc2217://host:port`` all work. The port is
 read with a short timeout so ``stop()`` is prompt. Every reading goes to the sink in
-order; a sink that blocks (a full queue downstream) holds the reader back rather than
-losing data. A malformed line is counted and skipped, and an unplugged port is closed
-and reopened with backoff until it comes back.
+order, from the thread that read it, while a second thread keeps reading the port; a
+sink that falls behind holds the reading back rather than losing data. A malformed
+line is counted and skipped, and an unplugged port is closed and reopened with
+backoff until it comes back.
 """
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ import contextlib
 import logging
 import os
 import select
+import threading
 import time
 from collections.abc import Callable
 
 import serial
 
 try:
+    import fcntl
+
     from serial.serialposix import Serial as PosixSerial
 except ImportError:  # not a POSIX system: pyserial's own read everywhere
     PosixSerial = None
 
 from edgeinfer.sources.base import Backoff, Health, Reading
+from edgeinfer.sources.ordered import OrderedSink
 from edgeinfer.sources.parse import LineSpec, parse_line
 from edgeinfer.sources.threaded import ThreadedSource
 
@@ -39,30 +44,82 @@ def open_serial(url: str, baud: int, timeout: float) -> serial.SerialBase:
     return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
 
 
-def chunk_reader(port: serial.SerialBase, timeout: float) -> Callable[[], bytes]:
-    """A function returning what ``port`` has received, waiting up to ``timeout`` s
-    for the first byte (``b""`` if none came).
+class PortReader:
+    """Waits for and reads what ``port`` has received, for several threads.
 
-    A device on this system is read with one ``select`` and one ``read`` of all that
-    is there, so a line arrives whole in one call; other ports (``loop://``,
-    ``socket://``, ``rfc2217://``) through pyserial's ``read``.
+    Each thread waits with its own ``waiter()`` and then reads with ``read`` holding
+    the caller's lock. A device on Linux is waited for with an epoll of each thread's
+    own, registered exclusively: new bytes wake one waiting thread, not all of them,
+    and a thread that is busy delivering does not take the wake-up from the other.
+    Elsewhere a device is waited for with ``select`` (both threads wake; the one that
+    comes second finds nothing to read). A port without a descriptor of its own
+    (``loop://``, ``socket://``, ``rfc2217://``) is read through pyserial's ``read``,
+    which waits itself, so the read lock passes the port from thread to thread.
     """
-    if PosixSerial is None or not isinstance(port, PosixSerial) or port.fd is None:
-        return lambda: port.read(port.in_waiting or 1)
-    fd = port.fd
 
-    def read() -> bytes:
-        if not select.select([fd], [], [], timeout)[0]:
-            return b""
+    def __init__(self, port: serial.SerialBase, timeout: float) -> None:
+        self.port, self.timeout = port, timeout
+        self.fd: int | None = None
+        posix = PosixSerial is not None and isinstance(port, PosixSerial)
+        # pyserial's VTIMESerial reads in blocking mode: it is read through pyserial
+        if posix and port.fd and fcntl.fcntl(port.fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+            self.fd = port.fd
+
+    def waiter(self) -> PortWaiter:
+        """How one thread waits for bytes to read (close it when done)."""
+        return PortWaiter(self.fd, self.timeout)
+
+    def read(self) -> bytes:
+        """What has arrived (``b""`` if another thread read it first); raises
+        ``SerialException`` when the device has gone. Callers hold the read lock."""
+        fd = self.fd
+        if fd is None:
+            port = self.port
+            return bytes(port.read(port.in_waiting or 1))
         try:
             data = os.read(fd, 4096)
         except (BlockingIOError, InterruptedError):
             return b""
-        if not data:  # readable with nothing to read: the device went away
-            raise serial.SerialException(f"{port.port} returned no data: unplugged?")
+        # Nothing: another thread read it first (pyserial's port settings make an
+        # empty read return nothing rather than wait), or the device went away.
+        if not data and _hung_up(fd):
+            raise serial.SerialException(f"{self.port.port} hung up: unplugged?")
         return data
 
-    return read
+
+class PortWaiter:
+    """One thread's wait for bytes on a port: ``wait()`` returns True when there
+    may be some, False after ``timeout`` s without."""
+
+    def __init__(self, fd: int | None, timeout: float) -> None:
+        self.fd, self.timeout = fd, timeout
+        self._epoll: select.epoll | None = None
+        if fd is not None and _EXCLUSIVE:
+            self._epoll = select.epoll(1)
+            self._epoll.register(fd, select.EPOLLIN | _EXCLUSIVE)
+
+    def wait(self) -> bool:
+        """Until bytes may be there, or the timeout."""
+        if self._epoll is not None:
+            return bool(self._epoll.poll(self.timeout))
+        if self.fd is None:
+            return True  # pyserial's read does the waiting
+        return bool(select.select([self.fd], [], [], self.timeout)[0])
+
+    def close(self) -> None:
+        """Release the epoll (the port stays open)."""
+        if self._epoll is not None:
+            self._epoll.close()
+
+
+_EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0) if hasattr(select, "epoll") else 0
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+
+def _hung_up(fd: int) -> bool:
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return any(event & _GONE for _, event in poll.poll(0))
 
 
 class SerialSource(ThreadedSource):
@@ -72,6 +129,14 @@ class SerialSource(ThreadedSource):
     than ``max_line`` bytes is garbage up to the next delimiter, ``spec`` says how a
     line is parsed. Host timestamps are ``time.time()`` when the line's end was read.
     ``opener`` opens the port (tests pass a loopback port's ``open``).
+
+    Two threads take turns at the port. The one that reads a line calls ``sink`` with
+    the reading itself, at once, and the other waits at the port meanwhile: a sink
+    that takes its time (a rule, an alert stored and sent) never leaves the port
+    unread, and lines that arrive meanwhile are stamped when they arrive. ``sink`` is
+    called one reading at a time, in the order read (``OrderedSink``); at most
+    ``queue_size`` readings wait for it, then the port is read no further until
+    there is room (back-pressure: the bytes wait in the driver's buffer).
     """
 
     _log = log
@@ -87,6 +152,8 @@ class SerialSource(ThreadedSource):
         delimiter: bytes = b"\n",
         max_line: int = 4096,
         read_timeout_s: float = 0.1,
+        queue_size: int = 10_000,
+        low_latency: bool = True,
         opener: PortOpener = open_serial,
         backoff: Backoff | None = None,
     ) -> None:
@@ -97,9 +164,19 @@ class SerialSource(ThreadedSource):
         self.spec = spec or LineSpec()
         self.delimiter, self.max_line = delimiter, max_line
         self.read_timeout_s = read_timeout_s
+        self.low_latency = low_latency
         self._opener = opener
         self._units = self.spec.units
         self._seq = 0
+        self._out: OrderedSink[Reading] = OrderedSink(self._deliver, queue_size)
+        self._read_lock = threading.Lock()  # guards the port's reads and what follows
+        self._buf = bytearray()  # the start of a line not ended yet
+        self._discarding = False  # inside an over-long line, until the next delimiter
+
+    @property
+    def queued(self) -> int:
+        """Readings read and waiting for the sink."""
+        return len(self._out)
 
     def _run(self) -> None:
         opened_before = False
@@ -113,7 +190,8 @@ class SerialSource(ThreadedSource):
                 self.stats.reconnects += 1
             opened_before = True
             self.backoff.reset()
-            self._set_health(Health.OK, f"{self.port} open at {self.baud} baud")
+            mode = " in low-latency mode" if self._ask_low_latency(port) else ""
+            self._set_health(Health.OK, f"{self.port} open at {self.baud} baud{mode}")
             try:
                 self._read_port(port)
             except OSError as err:  # SerialException is an OSError: unplugged
@@ -121,6 +199,22 @@ class SerialSource(ThreadedSource):
             finally:
                 with contextlib.suppress(OSError):
                     port.close()
+
+    def _ask_low_latency(self, port: serial.SerialBase) -> bool:
+        """Set the driver's low-latency flag (``ASYNC_LOW_LATENCY``) if asked to;
+        True if it took. A USB serial adapter holds received bytes until its buffer
+        fills or its latency timer runs out: 16 ms by default on an FTDI, 1 ms with
+        the flag. A pseudo-terminal or a URL port has no such flag."""
+        if not self.low_latency:
+            return False
+        try:
+            port.set_low_latency_mode(True)
+        except (AttributeError, NotImplementedError, ValueError, OSError) as err:
+            log.debug(
+                "source %s: no low-latency mode on %s: %s", self.name, self.port, err
+            )
+            return False
+        return True
 
     def _offline(self, reason: str) -> None:
         delay = self.backoff.next()
@@ -131,33 +225,75 @@ class SerialSource(ThreadedSource):
         self._stop.wait(delay)
 
     def _read_port(self, port: serial.SerialBase) -> None:
-        buf = bytearray()
-        discarding = False  # inside an over-long line, until the next delimiter
-        delimiter, step = self.delimiter, len(self.delimiter)
-        read = chunk_reader(port, self.read_timeout_s)
+        """Read ``port`` on this thread and a partner until stopped or one of them
+        fails; the failure (an unplugged port) propagates once both have ended."""
+        self._buf.clear()
+        self._discarding = False
+        reader = PortReader(port, self.read_timeout_s)
+        closing = threading.Event()
+        failed: list[BaseException] = []
+        partner = threading.Thread(
+            target=self._partner,
+            args=(reader, closing, failed),
+            name=f"source-{self.name}-2",
+            daemon=True,
+        )
+        partner.start()
         try:
-            while not self._stop.is_set():
-                chunk = read()
-                if not chunk:
+            self._pump(reader, closing)
+        except BaseException as err:
+            failed.insert(0, err)
+        finally:
+            closing.set()
+            partner.join()
+        if failed:
+            if isinstance(failed[0], OSError) and self._buf and not self._discarding:
+                self._malformed(bytes(self._buf), "partial line cut by disconnect")
+            raise failed[0]
+
+    def _partner(
+        self, reader: PortReader, closing: threading.Event, failed: list[BaseException]
+    ) -> None:
+        try:
+            self._pump(reader, closing)
+        except BaseException as err:  # handed to the source's own thread
+            failed.append(err)
+            closing.set()
+
+    def _pump(self, reader: PortReader, closing: threading.Event) -> None:
+        waiter = reader.waiter()
+        out, timeout = self._out, self.read_timeout_s
+        try:
+            while not (self._stop.is_set() or closing.is_set()):
+                if not out.wait_for_room(timeout) or not waiter.wait():
                     continue
-                now = time.time()
-                buf += chunk
-                start = 0
-                while (end := buf.find(delimiter, start)) >= 0:
-                    if not discarding:
-                        self._on_line(bytes(buf[start:end]), now)
-                    discarding, start = False, end + step
-                del buf[:start]
-                if len(buf) > self.max_line:
-                    if not discarding:
-                        self.stats.read += 1
-                        self._malformed(bytes(buf), "over-long line")
-                    discarding = True
-                    buf.clear()
-        except OSError:
-            if buf and not discarding:
-                self._malformed(bytes(buf), "partial line cut by disconnect")
-            raise
+                with self._read_lock:
+                    if closing.is_set():
+                        return
+                    chunk = reader.read()
+                    if chunk:
+                        self._frame(chunk, time.time())
+                out.deliver()
+        finally:
+            waiter.close()
+
+    def _frame(self, chunk: bytes, now: float) -> None:
+        """Queue the lines ``chunk`` ends, received at ``now`` (under the lock)."""
+        buf = self._buf
+        buf += chunk
+        delimiter, step = self.delimiter, len(self.delimiter)
+        start = 0
+        while (end := buf.find(delimiter, start)) >= 0:
+            if not self._discarding:
+                self._on_line(bytes(buf[start:end]), now)
+            self._discarding, start = False, end + step
+        del buf[:start]
+        if len(buf) > self.max_line:
+            if not self._discarding:
+                self.stats.read += 1
+                self._malformed(bytes(buf), "over-long line")
+            self._discarding = True
+            buf.clear()
 
     def _on_line(self, line: bytes, now: float) -> None:
         self.stats.read += 1
@@ -181,7 +317,10 @@ class SerialSource(ThreadedSource):
             dict(self._units),
         )
         self._seq += 1
-        self.sink(reading)  # may block: back-pressure from a full queue
+        self._out.put(reading)
+
+    def _deliver(self, reading: Reading) -> None:
+        self.sink(reading)
         self.stats.delivered += 1
 
     def _malformed(self, line: bytes, reason: str) -> None:

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import serial
 
-from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.sources import (
     Backoff,
     Channel,
@@ -113,12 +113,19 @@ def transport(
     folder: Path,
     spec: LineSpec,
     max_line: int = 4096,
+    queue_size: int = 10_000,
 ) -> Iterator[Transport]:
     """A started source on a loopback port or a socat pty, and how to write to it."""
     if kind == "loop":
         port = LoopbackPort()
         source = SerialSource(
-            "sensor", "loop://", sink, spec=spec, max_line=max_line, opener=port.open
+            "sensor",
+            "loop://",
+            sink,
+            spec=spec,
+            max_line=max_line,
+            queue_size=queue_size,
+            opener=port.open,
         )
         source.start()
         try:
@@ -130,7 +137,9 @@ def transport(
         pytest.skip("socat is not installed")
     pair = SocatPair(folder)
     pair.start()
-    source = SerialSource("sensor", pair.a, sink, spec=spec, max_line=max_line)
+    source = SerialSource(
+        "sensor", pair.a, sink, spec=spec, max_line=max_line, queue_size=queue_size
+    )
     source.start()
     try:
         assert wait_for(lambda: source.health.health is Health.OK)
@@ -163,31 +172,89 @@ def test_good_lines_arrive_in_order_and_bad_ones_are_counted(
 
 
 @pytest.mark.parametrize("kind", ["loop", "pty"])
-def test_a_slow_blocking_sink_loses_no_reading(kind: str, tmp_path: Path) -> None:
-    lines = 5000
-    bounded: Handoff[Reading] = Handoff(100)  # the daemon's hand-over
+def test_a_slow_sink_loses_no_reading_and_holds_the_port_back(
+    kind: str, tmp_path: Path
+) -> None:
+    lines, bound = 5000, 100
     received: list[int] = []
     most = 0
-    full_seen = threading.Event()
 
-    def consume() -> None:
+    def slow(reading: Reading) -> None:
         nonlocal most
-        while len(received) < lines:
-            most = max(most, bounded.qsize())
-            if bounded.qsize() >= bounded.maxsize:  # the source is blocked in put()
-                full_seen.set()
-            received.append(int(bounded.get().values["n"]))
-            time.sleep(0.0001)
+        most = max(most, source.queued)
+        received.append(int(reading.values["n"]))
+        time.sleep(0.0001)
 
-    consumer = threading.Thread(target=consume, daemon=True)
-    consumer.start()
-    with transport(kind, bounded.put, tmp_path, LineSpec("kv")) as (source, play):
+    with transport(kind, slow, tmp_path, LineSpec("kv"), queue_size=bound) as (
+        source,
+        play,
+    ):
         play([b"".join(b"n=%d\n" % i for i in range(lines))])
-        consumer.join(30)
+        assert wait_for(lambda: len(received) == lines, timeout=30)
     assert received == list(range(lines))
-    assert full_seen.is_set()
-    assert most <= bounded.maxsize
+    # Full: the port was read no further until there was room.
+    assert bound - 1 <= most <= bound
     assert source.stats.malformed == 0
+    assert source.stats.delivered == lines
+
+
+@pytest.mark.parametrize("kind", ["loop", "pty"])
+def test_lines_arriving_while_the_sink_is_busy_are_read_and_stamped_on_arrival(
+    kind: str, tmp_path: Path
+) -> None:
+    readings: list[Reading] = []
+
+    def sink(reading: Reading) -> None:
+        readings.append(reading)
+        if reading.values["n"] == 0:
+            time.sleep(1.0)  # a rule or a store that stalls
+
+    with transport(kind, sink, tmp_path, LineSpec("kv")) as (source, play):
+        play([b"n=0\n", 0.25, b"n=1\n", 0.25, b"n=2\n", 0.25, b"n=3\n"])
+        assert wait_for(lambda: len(readings) == 4)
+        assert source.queued == 0
+    assert [r.values["n"] for r in readings] == [0, 1, 2, 3]
+    # Read by the other thread during the stall, each when it came, not all at once
+    # when the stall ended.
+    gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(readings)]
+    assert all(0.15 < gap < 0.6 for gap in gaps), gaps
+    stopped = [
+        t.name for t in threading.enumerate() if t.name.startswith("source-sensor")
+    ]
+    assert not stopped  # both threads end with the source
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_the_driver_is_asked_for_low_latency_where_the_port_has_it(
+    wanted: bool,
+) -> None:
+    asked: list[bool] = []
+
+    class Adapter(LoopbackPort):  # a USB adapter's port has the flag, loop:// not
+        def open(self, url: str, baud: int, timeout: float) -> serial.SerialBase:
+            port = super().open(url, baud, timeout)
+            port.set_low_latency_mode = asked.append
+            return port
+
+    readings: list[Reading] = []
+    port = Adapter()
+    source = SerialSource(
+        "s", "/dev/ttyUSB0", readings.append, low_latency=wanted, opener=port.open
+    )
+    source.start()
+    port.play([b"t=1\n"])
+    assert wait_for(lambda: len(readings) == 1)
+    source.stop()
+    assert asked == ([True] if wanted else [])
+    assert ("in low-latency mode" in source.health.reason) is wanted
+
+
+def test_a_port_without_low_latency_mode_is_read_as_usual(tmp_path: Path) -> None:
+    readings: list[Reading] = []
+    with transport("pty", readings.append, tmp_path, LineSpec("kv")) as (src, play):
+        play([b"t=1\n"])
+        assert wait_for(lambda: len(readings) == 1)
+        assert src.health.reason.endswith("open at 115200 baud")  # a pty has none
 
 
 def test_device_timestamps_come_from_the_line() -> None:

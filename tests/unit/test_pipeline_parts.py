@@ -13,7 +13,6 @@ import pytest
 
 from edgeinfer.mqtt.messages import json_message
 from edgeinfer.pipeline.gate import MotionGate
-from edgeinfer.pipeline.handoff import Handoff
 from edgeinfer.pipeline.slots import FrameHub
 from edgeinfer.pipeline.stats import LatencyWindow, StreamStats
 from edgeinfer.rules.alert import Alert
@@ -21,6 +20,7 @@ from edgeinfer.rules.sensor import ThresholdRule
 from edgeinfer.rules.trigger import Trigger
 from edgeinfer.sinks.alertlog import AlertLog
 from edgeinfer.sources.base import Backoff, Frame, Reading
+from edgeinfer.sources.ordered import OrderedSink
 
 
 def frame(stream: str, seq: int, value: int = 0) -> Frame:
@@ -264,55 +264,101 @@ def test_alert_log_keeps_alerts_in_order_with_snapshots(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_the_handoff_keeps_order_and_makes_a_full_put_wait_for_room() -> None:
-    q: Handoff[int] = Handoff(3)
-    for n in range(3):
-        q.put(n)
-    assert q.qsize() == 3
-    done = threading.Event()
-
-    def put_one_more() -> None:
-        q.put(3)
-        done.set()
-
-    threading.Thread(target=put_one_more, daemon=True).start()
-    assert not done.wait(0.3)  # full: the put waits
-    assert q.qsize() == 3
-    assert q.get() == 0
-    assert done.wait(2)  # room made: the put goes on
-    assert [q.get() for _ in range(3)] == [1, 2, 3]
-    assert q.qsize() == 0
-
-
-def test_the_handoff_loses_nothing_from_a_fast_producer() -> None:
-    q: Handoff[int | None] = Handoff(8)
+def test_an_ordered_sink_makes_a_full_queue_wait_for_room() -> None:
     got: list[int] = []
-    most = 0
+    out: OrderedSink[int] = OrderedSink(got.append, 3)
+    for n in range(3):
+        out.put(n)
+    assert len(out) == 3
+    assert not out.wait_for_room(0.05)  # full
+    waited = threading.Event()
 
-    def consume() -> None:
-        nonlocal most
+    def wait_then_put() -> None:
+        while not out.wait_for_room(0.05):
+            pass
+        waited.set()
+
+    threading.Thread(target=wait_then_put, daemon=True).start()
+    assert not waited.wait(0.2)
+    out.deliver()  # the waiting thread goes on
+    assert waited.wait(2)
+    assert got == [0, 1, 2]
+    assert len(out) == 0
+
+
+def test_a_put_into_a_full_ordered_sink_delivers_first() -> None:
+    got: list[int] = []
+    out: OrderedSink[int] = OrderedSink(got.append, 2)
+    for n in range(5):  # one read that framed more lines than there is room for
+        out.put(n)
+        assert len(out) <= 2
+    assert got == [0, 1, 2, 3]
+    out.deliver()
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_an_ordered_sink_delivers_one_at_a_time_in_order_from_two_threads() -> None:
+    got: list[int] = []
+    busy = threading.Lock()
+    overlaps = 0
+    lock = threading.Lock()  # what a source's read lock does: puts in order
+    counter = iter(range(20_000))
+
+    def sink(n: int) -> None:
+        nonlocal overlaps
+        if not busy.acquire(blocking=False):
+            overlaps += 1
+            return
+        try:
+            got.append(n)
+            if n % 500 == 0:
+                time.sleep(0.002)  # now and then slower than the producers
+        finally:
+            busy.release()
+
+    out: OrderedSink[int] = OrderedSink(sink, 64)
+
+    def produce() -> None:
         while True:
-            most = max(most, q.qsize())
-            item = q.get()
-            if item is None:
-                return
-            got.append(item)
-            if item % 100 == 0:
-                time.sleep(0.001)  # now and then slower than the producer
+            while not out.wait_for_room(0.05):
+                pass
+            with lock:
+                n = next(counter, None)
+                if n is None:
+                    return
+                out.put(n)
+            out.deliver()
 
-    consumer = threading.Thread(target=consume, daemon=True)
-    consumer.start()
-    for n in range(5000):
-        q.put(n)
-    q.put(None)
-    consumer.join(10)
-    assert got == list(range(5000))
-    assert most <= 8
+    threads = [threading.Thread(target=produce) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert overlaps == 0
+    assert got == list(range(20_000))
+    assert len(out) == 0
 
 
-def test_a_handoff_holds_at_least_one_item() -> None:
+def test_an_ordered_sink_passes_the_sinks_error_on_and_goes_on_after_it() -> None:
+    got: list[int] = []
+
+    def sink(n: int) -> None:
+        if n == 1:
+            raise RuntimeError("rule failed")
+        got.append(n)
+
+    out: OrderedSink[int] = OrderedSink(sink, 8)
+    for n in range(3):
+        out.put(n)
+    with pytest.raises(RuntimeError, match="rule failed"):
+        out.deliver()
+    out.deliver()  # not left locked
+    assert got == [0, 2]
+
+
+def test_an_ordered_sink_holds_at_least_one_item() -> None:
     with pytest.raises(ValueError, match="at least 1 item, not 0"):
-        Handoff(0)
+        OrderedSink(print, 0)
 
 
 @pytest.mark.parametrize(
