@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import serial
+from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 try:
     import fcntl
@@ -53,8 +54,9 @@ class PortReader:
     and a thread that is busy delivering does not take the wake-up from the other.
     Elsewhere a device is waited for with ``select`` (both threads wake; the one that
     comes second finds nothing to read). A port without a descriptor of its own
-    (``loop://``, ``socket://``, ``rfc2217://``) is read through pyserial's ``read``,
-    which waits itself, so the read lock passes the port from thread to thread.
+    (``loop://``, ``rfc2217://``) is read through pyserial's ``read``, which waits
+    itself, so the read lock passes the port from thread to thread; ``socket://`` is
+    a non-blocking TCP socket, waited for and read as a device is.
     """
 
     def __init__(self, port: serial.SerialBase, timeout: float) -> None:
@@ -64,6 +66,8 @@ class PortReader:
         # pyserial's VTIMESerial reads in blocking mode: it is read through pyserial
         if posix and port.fd and fcntl.fcntl(port.fd, fcntl.F_GETFL) & os.O_NONBLOCK:
             self.fd = port.fd
+        elif isinstance(port, SocketSerial):  # a serial device server's TCP port
+            self.fd = port.fileno()  # pyserial made it non-blocking
 
     def waiter(self) -> PortWaiter:
         """How one thread waits for bytes to read (close it when done)."""
@@ -83,7 +87,10 @@ class PortReader:
         # Nothing: another thread read it first (pyserial's port settings make an
         # empty read return nothing rather than wait), or the device went away.
         if not data and _hung_up(fd):
-            raise serial.SerialException(f"{self.port.port} hung up: unplugged?")
+            raise serial.SerialException(
+                f"{self.port.port} hung up (unplugged, or its server closed the "
+                "connection)"
+            )
         return data
 
 
@@ -113,12 +120,14 @@ class PortWaiter:
 
 
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0) if hasattr(select, "epoll") else 0
-_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
+# POLLRDHUP: a TCP peer closed its end (a socket, unlike a tty, shows no POLLHUP then)
+_RDHUP = getattr(select, "POLLRDHUP", 0)
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL | _RDHUP
 
 
 def _hung_up(fd: int) -> bool:
     poll = select.poll()
-    poll.register(fd, select.POLLIN)
+    poll.register(fd, select.POLLIN | _RDHUP)
     return any(event & _GONE for _, event in poll.poll(0))
 
 

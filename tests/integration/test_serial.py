@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -106,6 +107,14 @@ def socat(tmp_path: Path) -> Iterator[SocatPair]:
 Transport = tuple[SerialSource, Callable[[list[ScriptStep]], None]]
 
 
+def send_script(conn: socket.socket, script: list[ScriptStep]) -> None:
+    for step in script:
+        if isinstance(step, bytes):
+            conn.sendall(step)
+        else:
+            time.sleep(step)
+
+
 @contextmanager
 def transport(
     kind: str,
@@ -133,6 +142,22 @@ def transport(
         finally:
             source.stop()
         return
+    if kind == "socket":  # a serial device server's TCP port
+        with socket.create_server(("127.0.0.1", 0)) as server:
+            server.settimeout(10)
+            url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+            source = SerialSource(
+                "sensor", url, sink, spec=spec, max_line=max_line, queue_size=queue_size
+            )
+            source.start()
+            conn, _ = server.accept()
+            try:
+                assert wait_for(lambda: source.health.health is Health.OK)
+                yield source, lambda script: send_script(conn, script)
+            finally:
+                source.stop()
+                conn.close()
+        return
     if shutil.which("socat") is None:
         pytest.skip("socat is not installed")
     pair = SocatPair(folder)
@@ -149,7 +174,7 @@ def transport(
         pair.kill()
 
 
-@pytest.mark.parametrize("kind", ["loop", "pty"])
+@pytest.mark.parametrize("kind", ["loop", "pty", "socket"])
 def test_good_lines_arrive_in_order_and_bad_ones_are_counted(
     kind: str, tmp_path: Path
 ) -> None:
@@ -171,7 +196,7 @@ def test_good_lines_arrive_in_order_and_bad_ones_are_counted(
     assert source.stats.delivered == len(GOOD)
 
 
-@pytest.mark.parametrize("kind", ["loop", "pty"])
+@pytest.mark.parametrize("kind", ["loop", "pty", "socket"])
 def test_a_slow_sink_loses_no_reading_and_holds_the_port_back(
     kind: str, tmp_path: Path
 ) -> None:
@@ -198,7 +223,7 @@ def test_a_slow_sink_loses_no_reading_and_holds_the_port_back(
     assert source.stats.delivered == lines
 
 
-@pytest.mark.parametrize("kind", ["loop", "pty"])
+@pytest.mark.parametrize("kind", ["loop", "pty", "socket"])
 def test_lines_arriving_while_the_sink_is_busy_are_read_and_stamped_on_arrival(
     kind: str, tmp_path: Path
 ) -> None:
@@ -255,6 +280,34 @@ def test_a_port_without_low_latency_mode_is_read_as_usual(tmp_path: Path) -> Non
         play([b"t=1\n"])
         assert wait_for(lambda: len(readings) == 1)
         assert src.health.reason.endswith("open at 115200 baud")  # a pty has none
+
+
+def test_a_closed_tcp_connection_goes_offline_and_the_source_reconnects() -> None:
+    readings: list[Reading] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(10)
+        url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        source = SerialSource(
+            "s", url, readings.append, spec=SPEC, backoff=Backoff(0.05, 0.2)
+        )
+        source.start()
+        try:
+            conn, _ = server.accept()
+            assert wait_for(lambda: source.health.health is Health.OK)
+            conn.sendall(b"1,2\n")
+            assert wait_for(lambda: len(readings) == 1)
+            conn.close()  # the device server drops the connection
+            assert wait_for(lambda: source.health.health is Health.OFFLINE)
+            assert "hung up" in source.health.reason
+            conn, _ = server.accept()  # it reconnects
+            assert wait_for(lambda: source.health.health is Health.OK)
+            conn.sendall(b"3,4\n")
+            assert wait_for(lambda: len(readings) == 2)
+            conn.close()
+        finally:
+            source.stop()
+    assert [r.values for r in readings] == [{"t": 1, "h": 2}, {"t": 3, "h": 4}]
+    assert source.stats.reconnects == 1
 
 
 def test_device_timestamps_come_from_the_line() -> None:
