@@ -67,7 +67,8 @@ def build_source(cfg: StreamConfig, sink: Callable[[Any], None]) -> Source:
     """The source a stream's config describes, not started yet.
 
     ``sink`` takes a ``Frame`` (camera) or a ``Reading`` (serial, csv); it is called
-    on the source's thread and may block for sensor streams (back-pressure).
+    on the source's thread (a serial source's two threads call it one at a time, in
+    order) and may take its time for sensor streams (back-pressure).
     """
     if isinstance(cfg, CameraStreamConfig):
         return CameraSource(
