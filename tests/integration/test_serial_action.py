@@ -48,7 +48,10 @@ class PtyReader:
         return out
 
     def close(self) -> None:
-        os.close(self.fd)
+        """Close once: a second close could hit a descriptor reused since."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def test_format_line_fills_alert_fields_and_values() -> None:
@@ -79,9 +82,9 @@ def test_alert_lines_reach_the_port_and_survive_an_unplug(
         reader.close()
         socat.kill()  # the adapter is pulled
         sink.on_alert(alert("critical", "while-unplugged", 0.7))
-        assert wait_for(lambda: sink.failures > 0, 5)
+        assert wait_for(lambda: sink.failures > 0)
         socat.start()
-        assert wait_for(lambda: sink.sent == 3, 5)  # written as soon as it is back
+        assert wait_for(lambda: sink.sent == 3)  # written as soon as it is back
         reader = PtyReader(socat.b)
         assert reader.lines(1) == ["ALERT critical line1/while-unplugged 0.7"]
         assert sink.sent == 3
