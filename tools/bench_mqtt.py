@@ -3,6 +3,7 @@
     python tools/bench_mqtt.py [--count 300] [--rounds 1] [--state-dir DIR]
                                [--serial pty|socket]
     python tools/bench_mqtt.py --compare OTHER_CHECKOUT [--rounds 4] [--count 300]
+    python tools/bench_mqtt.py --bursts 300
 
 (a) the daemon: ``edgeinfer run`` reads a serial stream from a pseudo-terminal whose
     other end this tool holds (``--serial socket`` instead serves it over TCP to
@@ -17,6 +18,11 @@
     one after the other compare the drift as much as the code;
 (c) telemetry at 1 Hz: CPU of an ``edgeinfer run`` without streams over 20 s with
     ``telemetry.interval_s: 1``, less the same with telemetry off, in % of one core.
+
+``--bursts N`` measures only the daemon's socket setting: N bursts of three QoS 0
+messages, 50 ms apart, from paho with its default socket and with the daemon's
+``no_delay`` (Nagle's algorithm off); each message's publish-to-receive by its place in
+the burst, and how many took over 20 ms.
 
 ``--rounds`` repeats (a) and (b) for both modes, alternating, and adds the figures of
 all rounds pooled. With ``--compare``, only (a) with ``power_safe``: rounds alternate
@@ -49,6 +55,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgeinfer.mqtt.client import no_delay  # noqa: E402
 from tests.mosquitto import Broker  # noqa: E402 -- the tests' broker helper
 
 LINE_PERIOD_S = 0.02
@@ -318,6 +325,57 @@ def compare(other: Path, rounds: int, count: int, serial: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def burst_latency(port: int, count: int, nodelay: bool) -> list[list[float]]:
+    """Publish-to-receive (ms) of the 1st, 2nd and 3rd message of ``count`` bursts of
+    QoS 0 messages, from paho with or without the daemon's ``no_delay``."""
+    rx = Receiver(port, "bench/burst")
+    pub = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    if nodelay:
+        pub.on_socket_open = no_delay
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    time.sleep(0.5)
+    try:
+        for _ in range(count):
+            for place in range(3):
+                body = json.dumps({"place": place, "sent": time.time()})
+                pub.publish("bench/burst", body, qos=0)
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+        rx.close()
+    by_place: list[list[float]] = [[], [], []]
+    for _topic, raw, t in rx.got:
+        body = json.loads(raw)
+        by_place[body["place"]].append((t - body["sent"]) * 1e3)
+    return by_place
+
+
+def bursts(count: int) -> None:
+    """Alternating runs of ``burst_latency`` with paho's socket and the daemon's."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-mqtt-"))
+    broker = Broker(folder / "broker")
+    broker.start()
+    try:
+        runs = [
+            (name, burst_latency(broker.port, count, nodelay))
+            for _ in range(2)
+            for name, nodelay in (("paho's default", False), ("no_delay", True))
+        ]
+    finally:
+        broker.stop()
+    print(f"{count} bursts of 3 QoS 0 messages, 50 ms apart, per run\n")
+    print("| socket | 1st p50 / p99, ms | 2nd | 3rd | over 20 ms |")
+    print("|---|---|---|---|---|")
+    for name, places in runs:
+        cells = " | ".join("{:.2f} / {:.2f}".format(*percentiles(ms)) for ms in places)
+        slow = sum(ms > 20 for place in places for ms in place)
+        print(f"| {name} | {cells} | {slow} of {sum(map(len, places))} |")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def row(name: str, alerts: list[float], plain: list[float]) -> str:
     """A table row: the broker's and the alerts' p50 / p99, and the target."""
     b50, b99 = percentiles(plain)
@@ -342,7 +400,13 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, help="runs of each mode (default 1; with --compare 4)"
     )
+    parser.add_argument(
+        "--bursts", type=int, help="only the socket setting: this many bursts"
+    )
     args = parser.parse_args()
+    if args.bursts:
+        bursts(args.bursts)
+        return
     if args.compare is not None:
         compare(args.compare, args.rounds or 4, args.count, args.serial)
         return

@@ -283,6 +283,10 @@ def test_the_publishing_thread_writes_its_packet_itself(
         wait_until(
             lambda: client.turn(0.05) == 0 and connection.connected, 10, "connected"
         )
+        sock = client.socket()
+        assert isinstance(sock, socket.socket)
+        # Nagle's algorithm off: a packet is not held for the ack of the one before.
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         message = json_message(ALERTS, "alert", {"id": "sent-by-its-thread"})
         mid = connection.publish(message)
         assert mid is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import socket
 import ssl
 import subprocess
 import time
@@ -220,6 +221,12 @@ def test_tls_with_a_client_certificate_and_a_password_connects(
         assert status["error"] == ""
         online = console.wait_for(lambda m: m.topic == "edgeinfer/line4/status")
         assert online.json()["state"] == "online"
+        assert daemon.fleet is not None
+        client = daemon.fleet.connection._client
+        assert client is not None
+        sock = client.socket()
+        assert isinstance(sock, ssl.SSLSocket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # under TLS too
     finally:
         console.close()
         daemon.stop()
