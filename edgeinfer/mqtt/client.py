@@ -9,6 +9,14 @@ writes it. The loop (``turn``) is a ``select`` over paho's ``loop_read``,
 ``loop_write`` and ``loop_misc`` (paho's external-loop interface), so that paho does
 not wake the network thread for every packet a publisher has written already.
 Nagle's algorithm is off on the socket: a packet leaves when it is written.
+
+What the broker sends is read ``READ_DELAY_S`` after it arrives, not at once: acks
+and commands, on which nothing waits. On a device that also runs the broker and its
+local subscribers (a gateway), the ack of an alert arrives in the very moment the
+broker delivers the alert; reading it then put the daemon on a CPU, and its network
+thread on the GIL, just as the subscriber and the rest of the alert's own work
+needed them. Acks that arrive together are read together. A wake-up (a packet to
+write) ends the delay at once: writing is never delayed.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
+
+READ_DELAY_S = 0.002
+"""How long what the broker sent waits before it is read (see above)."""
 
 
 class Client(paho.Client):
@@ -92,6 +103,11 @@ class Client(paho.Client):
             )
         except (OSError, ValueError):  # closed meanwhile by a failed write
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if sock in readable and not buffered and wake not in readable:
+            try:  # let what arrived wait (see above), unless a write comes up
+                readable += select.select([wake], [], [], READ_DELAY_S)[0]
+            except (OSError, ValueError):
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
         if wake in readable:
             with contextlib.suppress(OSError):
                 wake.recv(4096)

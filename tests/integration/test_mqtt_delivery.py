@@ -20,6 +20,7 @@ import pytest
 from edgeinfer.app import Daemon
 from edgeinfer.config import load_config
 from edgeinfer.config.mqtt import MqttConfig
+from edgeinfer.mqtt.client import READ_DELAY_S
 from edgeinfer.mqtt.connection import Connection, Inbound
 from edgeinfer.mqtt.messages import Message, json_message
 from edgeinfer.mqtt.outbox import Outbox
@@ -107,6 +108,7 @@ class Acks:
 
     def __init__(self) -> None:
         self.acked: list[int] = []
+        self.read_at: dict[int, float] = {}  # packet id -> when its ack was read
 
     def on_connected(self, session_present: bool) -> None:
         pass
@@ -116,6 +118,7 @@ class Acks:
 
     def on_acked(self, mid: int, error: str) -> None:
         self.acked.append(mid)
+        self.read_at[mid] = time.perf_counter()
 
     def on_message(self, message: Inbound) -> None:
         pass
@@ -264,7 +267,7 @@ def test_alerts_dropped_at_the_outbox_cap_are_reported_as_an_alert(
     assert losses[-1]["id"] in unsent  # and waits to be published
 
 
-def test_the_publishing_thread_writes_its_packet_itself(
+def test_a_packet_leaves_with_publish_and_its_ack_is_read_later(
     broker: Broker, console: TestClient
 ) -> None:
     listener = Acks()
@@ -296,6 +299,16 @@ def test_the_publishing_thread_writes_its_packet_itself(
         wait_until(
             lambda: client.turn(0.05) == 0 and mid in listener.acked, 5, "acknowledged"
         )
+        # The ack of the next one, there by now, is read only READ_DELAY_S later.
+        again = connection.publish(json_message(ALERTS, "alert", {"id": "2nd"}))
+        assert again is not None
+        console.wait_for(lambda m: m.json().get("id") == "2nd", 5)
+        time.sleep(0.2)  # the broker has acknowledged it too
+        start = time.perf_counter()
+        wait_until(
+            lambda: client.turn(0.05) == 0 and again in listener.acked, 5, "acked"
+        )
+        assert listener.read_at[again] - start >= READ_DELAY_S
         client.disconnect()
         client.turn(0.05)
     finally:
