@@ -104,10 +104,9 @@ class Client(paho.Client):
         except (OSError, ValueError):  # closed meanwhile by a failed write
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         if sock in readable and not buffered and wake not in readable:
-            try:  # let what arrived wait (see above), unless a write comes up
-                readable += select.select([wake], [], [], READ_DELAY_S)[0]
-            except (OSError, ValueError):
-                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+            # let what arrived wait (see above), unless a write comes up; the wake-up
+            # stays open while the loop runs
+            readable += select.select([wake], [], [], READ_DELAY_S)[0]
         if wake in readable:
             with contextlib.suppress(OSError):
                 wake.recv(4096)
